@@ -1,0 +1,97 @@
+/**
+ * Interfaces of the components a host injects. Every method may return its value directly
+ * or as a Promise; the client awaits both, bounds each call with `componentTimeoutMs`, and
+ * reports throws, rejections and hangs as `error` events without stopping.
+ * @module
+ */
+
+/** A value or a Promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Where recovered frames are re-cached so the host's NACK server can serve them. */
+export interface Cache {
+  /**
+   * Stores `frame` under the 16-byte `key` (`HashKey ∥ SeqNum`) for `ttlMs` milliseconds.
+   * The client does not reuse `key` or `frame` after the call.
+   */
+  store(key: Uint8Array, frame: Uint8Array, ttlMs: number): MaybePromise<void>;
+}
+
+/** Set-if-absent claim store, so that sibling endpoints fetch each gap once. */
+export interface Deduper {
+  /** Sets `key` to `value` for `ttlMs` unless it exists; `true` when this caller won the claim. */
+  setNX(key: Uint8Array, value: string, ttlMs: number): MaybePromise<boolean>;
+}
+
+/** Sends a recovered frame into the downstream multicast domain. */
+export interface Retransmitter {
+  /** Retransmits the frame verbatim; `txId` is the 32 bytes at offset 8 of the frame. */
+  retransmit(frame: Uint8Array, txId: Uint8Array): MaybePromise<void>;
+}
+
+/**
+ * Metrics sink. The five required hooks match the counters existing dashboards read;
+ * the optional ones give more detail where the host wants it.
+ */
+export interface Recorder {
+  /** A gap (one sequence number) was accepted for recovery. */
+  proxyRequest(): void;
+  /** A gap was recovered, re-cached and retransmitted. */
+  proxyRecovered(): void;
+  /** A gap ended without a frame; `reason` is a {@link FailReason}. */
+  proxyFailed(reason: string): void;
+  /** A gap was not fetched because another fetch for it was already claimed or running. */
+  proxyInflightDedup(): void;
+  /** An enqueue was refused because the waiting queue was full. */
+  proxyQueueDropped(): void;
+  /** An enqueue was refused for any reason (including `queue-full`). */
+  proxyDropped?(reason: string): void;
+  /** Time from enqueue to recovered, in milliseconds. */
+  recoveryLatency?(ms: number): void;
+  /** The waiting-queue depth changed. */
+  queueDepth?(depth: number): void;
+  /** One reply from an upstream (`frame`, `miss`, `throttled`, `timeout`, `error`). */
+  upstreamReply?(upstream: string, kind: string): void;
+}
+
+/** Why a gap ended without a frame. */
+export type FailReason =
+  /** Every upstream tried (at most `maxEndpoints`) without a frame. */
+  | 'exhausted'
+  /** `close()` ended the gap before it was recovered. */
+  | 'aborted'
+  /** The overall per-gap deadline (`gapDeadlineMs`) passed. */
+  | 'deadline'
+  /** The gap failed moments ago and is inside `failureMemoryMs`; not fetched again. */
+  | 'recent-failure';
+
+/** Why an enqueue was refused (the gap was never accepted). */
+export type DropReason =
+  /** The waiting queue holds `queueDepth` jobs. */
+  | 'queue-full'
+  /** `close()` was called. */
+  | 'closed'
+  /** The gap carries `FLAG_PROXIED`: proxying it again would make a chain of two hops. */
+  | 'proxied'
+  /** The gap is malformed (types, ranges). */
+  | 'invalid'
+  /** `endSeq - startSeq + 1` exceeds `maxRangeSpan`. */
+  | 'range-too-large';
+
+/** Why a gap was not fetched because another fetch covers it. */
+export type DedupCause =
+  /** The deduper's claim was held by someone else (another process or endpoint). */
+  | 'claim-lost'
+  /** The same gap is already queued or in flight in this client. */
+  | 'coalesced';
+
+/** Which injected component failed. */
+export type Component = 'cache' | 'deduper' | 'retransmitter' | 'recorder' | 'transport' | 'listener';
+
+/** Minimal structured logger (pino and console-like objects fit). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}

@@ -1,0 +1,90 @@
+import type { Component, DedupCause, DropReason, FailReason } from './components.js';
+
+/** Health of one upstream as seen by this client. */
+export interface UpstreamStats {
+  upstream: string;
+  /** `healthy`, `demoted` (tried after the healthy ones) or `probing` (one probe in flight). */
+  state: 'healthy' | 'demoted' | 'probing';
+  consecutiveFailures: number;
+  /** Times this upstream was demoted. */
+  demotions: number;
+  /** Smoothed round-trip time, ms (undefined until the first sample). */
+  srttMs: number | undefined;
+  /** Round-trip variance, ms. */
+  rttvarMs: number | undefined;
+  /** Attempt timeout this upstream gets now, ms. */
+  attemptTimeoutMs: number;
+  /** Replies by kind. */
+  replies: { frame: number; miss: number; throttled: number; timeout: number; error: number };
+}
+
+/** Counters of a {@link ProxyClient}. Once idle, `requests = recovered + failed + deduped`. */
+export interface ProxyStats {
+  /** Gaps (sequence numbers) accepted. */
+  requests: number;
+  recovered: number;
+  /** Failed gaps by reason; `failedTotal` is their sum. */
+  failed: Record<FailReason, number>;
+  failedTotal: number;
+  /** Deduplicated gaps by cause; `dedupedTotal` is their sum. */
+  deduped: Record<DedupCause, number>;
+  dedupedTotal: number;
+  /** Refused enqueues by reason; `droppedTotal` is their sum. */
+  dropped: Record<DropReason, number>;
+  droppedTotal: number;
+  /** Faults reported as `error` events, by component. */
+  errors: Record<Component, number>;
+  /** Gaps waiting for a worker. */
+  queued: number;
+  /** Gaps being recovered now. */
+  inFlight: number;
+  /** NACKs sent upstream. */
+  attempts: number;
+  /** Hedged NACKs sent, and recoveries a hedge won. */
+  hedges: number;
+  hedgeWins: number;
+  /** THROTTLED holds honoured. */
+  throttleHolds: number;
+  /** Frames a transport delivered that failed validation (never cached). */
+  invalidFrames: number;
+  /** Gaps currently remembered as recently failed. */
+  failureMemory: number;
+  upstreams: UpstreamStats[];
+  /** Counters of the transport, when it has any (e.g. datagrams ignored by reason). */
+  transport: Record<string, number>;
+}
+
+/** Mutable counters behind {@link ProxyStats}. */
+export class Counters {
+  requests = 0;
+  recovered = 0;
+  failed: Record<FailReason, number> = { exhausted: 0, aborted: 0, deadline: 0, 'recent-failure': 0 };
+  deduped: Record<DedupCause, number> = { 'claim-lost': 0, coalesced: 0 };
+  dropped: Record<DropReason, number> = {
+    'queue-full': 0,
+    closed: 0,
+    proxied: 0,
+    invalid: 0,
+    'range-too-large': 0,
+  };
+  errors: Record<Component, number> = {
+    cache: 0,
+    deduper: 0,
+    retransmitter: 0,
+    recorder: 0,
+    transport: 0,
+    listener: 0,
+  };
+  attempts = 0;
+  hedges = 0;
+  hedgeWins = 0;
+  throttleHolds = 0;
+  invalidFrames = 0;
+}
+
+/** Sum of a record's values. */
+export function total(record: Record<string, number>): number {
+  let n = 0;
+  for (const v of Object.values(record)) n += v;
+  return n;
+}

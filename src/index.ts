@@ -1,0 +1,48 @@
+/**
+ * nack-proxy: cross-domain NACK proxy client for BRC-126 retry endpoints.
+ * @packageDocumentation
+ */
+export * from './wire/index.js';
+export { ProxyClient, type CloseOptions } from './client/proxy-client.js';
+export type { Gap } from './client/gap.js';
+export {
+  DEFAULT_TTLS,
+  type ProxyClientOptions,
+  type Ttls,
+} from './client/options.js';
+export type {
+  Cache,
+  Component,
+  DedupCause,
+  Deduper,
+  DropReason,
+  FailReason,
+  Logger,
+  MaybePromise,
+  Recorder,
+  Retransmitter,
+} from './client/components.js';
+export type {
+  DedupedEvent,
+  DroppedEvent,
+  ErrorEvent,
+  FailedEvent,
+  GapRef,
+  ProxyClientEvents,
+  RecoveredEvent,
+} from './client/events.js';
+export type { ProxyStats, UpstreamStats } from './client/stats.js';
+export type {
+  ErrorReply,
+  ExchangeOptions,
+  FrameReply,
+  MissReply,
+  Reply,
+  ThrottledReply,
+  TimeoutReply,
+  Transport,
+} from './transport/transport.js';
+export { UdpTransport, type Lookup, type UdpTransportOptions, type UdpTransportStats } from './transport/udp.js';
+export { parseUpstream, type UpstreamAddress } from './transport/address.js';
+export { MemoryCache, type MemoryCacheOptions } from './store/memory-cache.js';
+export { MemoryDeduper, type MemoryDeduperOptions } from './store/memory-deduper.js';

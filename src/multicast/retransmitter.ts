@@ -1,0 +1,162 @@
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import type { Retransmitter } from '../client/components.js';
+import { groupAddressFor, resolveGroupOptions } from './route.js';
+import type { GroupAddressOptions, ResolvedGroupOptions } from './route.js';
+
+/** Stands for "the interface the OS picks" in the socket list. */
+const DEFAULT_IFACE = 'default';
+
+/** Where one frame is sent instead of its group (see {@link MulticastRetransmitterOptions.route}). */
+export interface Destination {
+  address: string;
+  port: number;
+}
+
+/** Options of {@link MulticastRetransmitter}. */
+export interface MulticastRetransmitterOptions extends GroupAddressOptions {
+  /** UDP port of the multicast groups consumers listen on. */
+  port: number;
+  /**
+   * Egress interfaces; each frame is sent once per interface. An entry is an interface name
+   * (`'eth1'`) or a scoped address as Node's `setMulticastInterface` takes it (`'::%eth1'`).
+   * @default [] (one send, on the interface the OS picks)
+   */
+  interfaces?: readonly string[];
+  /**
+   * Multicast hop limit. Raise it when consumers sit behind multicast routers.
+   * @default 1 (the local link only)
+   */
+  hopLimit?: number;
+  /** Whether frames are also delivered to listeners on this host. @default true */
+  loopback?: boolean;
+  /** Local address the sending sockets bind to. @default '::' */
+  bindAddress?: string;
+  /**
+   * Replaces the destination of each frame, e.g. a unicast route to a relay, or `::1` in
+   * tests. Receives the group address the frame would have gone to.
+   * @default undefined (send to the group)
+   * @example (group) => ({ address: '::1', port: 9001 })
+   */
+  route?: (group: string, frame: Uint8Array) => Destination;
+}
+
+/**
+ * A {@link Retransmitter} that sends each recovered frame verbatim to its BRC-129 group
+ * (see {@link groupAddressFor}) over IPv6 UDP, once per egress interface.
+ *
+ * @example
+ * ```ts
+ * const retransmitter = new MulticastRetransmitter({
+ *   port: 9000, scope: 'site', shardBits: 8, interfaces: ['eth1'], hopLimit: 4,
+ * });
+ * const client = new ProxyClient({ upstreams, cache, retransmitter });
+ * // on shutdown, after client.close():
+ * await retransmitter.close();
+ * ```
+ */
+export class MulticastRetransmitter implements Retransmitter {
+  private readonly options: MulticastRetransmitterOptions;
+  private readonly group: ResolvedGroupOptions;
+  private readonly interfaces: readonly string[];
+  private readonly hopLimit: number;
+  private sockets: Promise<Array<{ socket: Socket; iface: string }>> | undefined;
+  private closed = false;
+
+  /** @throws RangeError when an option is out of range (the message names it). */
+  constructor(options: MulticastRetransmitterOptions) {
+    const { port, hopLimit = 1 } = options;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`port must be an integer in 1..65535, got ${String(port)}`);
+    }
+    if (!Number.isInteger(hopLimit) || hopLimit < 0 || hopLimit > 255) {
+      throw new RangeError(`hopLimit must be an integer in 0..255, got ${String(hopLimit)}`);
+    }
+    this.group = resolveGroupOptions(options);
+    this.options = options;
+    this.hopLimit = hopLimit;
+    this.interfaces = options.interfaces?.length ? [...options.interfaces] : [DEFAULT_IFACE];
+  }
+
+  /** The group address `frame` is sent to with this retransmitter's options. */
+  groupAddressFor(frame: Uint8Array): string {
+    return groupAddressFor(frame, this.group);
+  }
+
+  /**
+   * Sends `frame` to its group on every egress interface. Resolves when every send completed;
+   * rejects naming the interfaces that failed (the others were still sent).
+   */
+  async retransmit(frame: Uint8Array, _txId?: Uint8Array): Promise<void> {
+    if (this.closed) throw new Error('MulticastRetransmitter is closed');
+    const group = this.groupAddressFor(frame);
+    const dest = this.options.route?.(group, frame) ?? { address: group, port: this.options.port };
+    const sockets = await this.open();
+    const results = await Promise.allSettled(
+      sockets.map(({ socket }) => send(socket, frame, dest)),
+    );
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${sockets[i]!.iface}: ${String(r.reason)}`] : [],
+    );
+    if (failed.length > 0) {
+      throw new Error(`retransmit to [${dest.address}]:${dest.port} failed on ${failed.join('; ')}`);
+    }
+  }
+
+  /** Closes the sockets. Later `retransmit` calls reject. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.sockets;
+    this.sockets = undefined;
+    if (pending === undefined) return;
+    const sockets = await pending.catch(() => []);
+    await Promise.all(sockets.map(({ socket }) => new Promise<void>((r) => socket.close(() => r()))));
+  }
+
+  private open(): Promise<Array<{ socket: Socket; iface: string }>> {
+    this.sockets ??= this.openAll().catch((err: unknown) => {
+      this.sockets = undefined; // the next retransmit tries again
+      throw err;
+    });
+    return this.sockets;
+  }
+
+  private async openAll(): Promise<Array<{ socket: Socket; iface: string }>> {
+    const results = await Promise.allSettled(this.interfaces.map((i) => this.openOne(i)));
+    const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failure = results.find((r) => r.status === 'rejected');
+    if (failure === undefined) return opened;
+    for (const { socket } of opened) socket.close();
+    throw failure.reason;
+  }
+
+  private async openOne(iface: string): Promise<{ socket: Socket; iface: string }> {
+    const socket = createSocket({ type: 'udp6' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, this.options.bindAddress ?? '::', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      if (iface !== DEFAULT_IFACE) {
+        socket.setMulticastInterface(iface.includes(':') ? iface : `::%${iface}`);
+      }
+      socket.setMulticastTTL(this.hopLimit);
+      socket.setMulticastLoopback(this.options.loopback ?? true);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    // Send errors arrive through callbacks; this keeps a stray 'error' from crashing the host.
+    socket.on('error', () => undefined);
+    return { socket, iface };
+  }
+}
+
+function send(socket: Socket, frame: Uint8Array, dest: Destination): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.send(frame, dest.port, dest.address, (err) => (err ? reject(err) : resolve()));
+  });
+}

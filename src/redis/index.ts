@@ -1,0 +1,11 @@
+/**
+ * Redis adapters (`nack-proxy/redis`): a shared frame cache and in-flight claim store with the
+ * key layout existing retry endpoints use. Needs the optional peer dependency `ioredis` (v5).
+ * @module
+ */
+export { RedisCache } from './cache.js';
+export type { RedisCacheOptions } from './cache.js';
+export { RedisDeduper } from './deduper.js';
+export type { RedisDeduperOptions } from './deduper.js';
+export { FAIL_FAST_OPTIONS, createRedisClient } from './connection.js';
+export type { RedisClientLike, RedisConnectionOptions } from './connection.js';

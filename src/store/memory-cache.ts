@@ -1,0 +1,75 @@
+import { LRUCache } from 'lru-cache';
+import type { Cache } from '../client/components.js';
+import { checkTtl, keyText, positiveInt } from './key-text.js';
+
+/** Options of {@link MemoryCache}. */
+export interface MemoryCacheOptions {
+  /**
+   * Most bytes of frames held; least recently used frames are evicted beyond it.
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * Most frames held.
+   * @default 100000
+   */
+  maxEntries?: number;
+}
+
+/**
+ * In-process frame cache (lru-cache), bounded by entries and bytes, with a TTL per entry.
+ * The host's NACK server reads the same store with {@link MemoryCache.retrieve}.
+ *
+ * @example
+ * ```ts
+ * const cache = new MemoryCache({ maxBytes: 256 * 1024 * 1024 });
+ * const frame = cache.retrieve(cacheKey(gap.hashKey, gap.startSeq));
+ * ```
+ */
+export class MemoryCache implements Cache {
+  private readonly lru: LRUCache<string, Uint8Array>;
+
+  constructor(options: MemoryCacheOptions = {}) {
+    const maxSize = positiveInt('maxBytes', options.maxBytes, 64 * 1024 * 1024);
+    const max = positiveInt('maxEntries', options.maxEntries, 100_000);
+    this.lru = new LRUCache<string, Uint8Array>({
+      max,
+      maxSize,
+      sizeCalculation: (frame) => Math.max(1, frame.length),
+      ttlAutopurge: false,
+    });
+  }
+
+  /** Stores `frame` under the 16-byte `key` for `ttlMs`. A frame larger than `maxBytes` is not kept. */
+  store(key: Uint8Array, frame: Uint8Array, ttlMs: number): void {
+    checkTtl(ttlMs);
+    if (!(frame instanceof Uint8Array)) throw new TypeError('nack-proxy: frame must be bytes');
+    this.lru.set(keyText(key), frame, { ttl: ttlMs });
+  }
+
+  /** The frame stored under `key`, or undefined when absent or expired. */
+  retrieve(key: Uint8Array): Uint8Array | undefined {
+    return this.lru.get(keyText(key));
+  }
+
+  /** Milliseconds `key` has left, or undefined when absent. */
+  remainingTtl(key: Uint8Array): number | undefined {
+    const k = keyText(key);
+    return this.lru.has(k) ? this.lru.getRemainingTTL(k) : undefined;
+  }
+
+  /** Frames held. */
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** Bytes of frames held. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  /** Removes every frame. */
+  clear(): void {
+    this.lru.clear();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The transport seam: how a proxied NACK reaches an upstream and what came back.
+ * The client depends only on this interface; `UdpTransport` and the testing kit's
+ * `FakeTransport` implement it.
+ * @module
+ */
+
+/** A frame matching the requested HashKey and SeqNum arrived from the asked upstream. */
+export interface FrameReply {
+  kind: 'frame';
+  /** The whole frame datagram. */
+  frame: Uint8Array;
+}
+/** The upstream answered MISS. */
+export interface MissReply {
+  kind: 'miss';
+}
+/** The upstream answered THROTTLED: hold `backoffMs`, then ask it again. */
+export interface ThrottledReply {
+  kind: 'throttled';
+  backoffMs: number;
+}
+/** No frame, MISS or THROTTLED before the attempt's deadline (an ACK alone is not enough). */
+export interface TimeoutReply {
+  kind: 'timeout';
+  /** An ACK arrived but the frame did not. */
+  acked?: boolean;
+}
+/** The NACK could not be sent: unresolvable host, send failure, port unreachable, aborted. */
+export interface ErrorReply {
+  kind: 'error';
+  /** `resolve`, `send`, `unreachable`, `aborted`, `closed` or a transport-specific code. */
+  code: string;
+  error?: Error;
+}
+
+/** What one exchange with one upstream produced. */
+export type Reply = FrameReply | MissReply | ThrottledReply | TimeoutReply | ErrorReply;
+
+/** Per-exchange parameters. */
+export interface ExchangeOptions {
+  /** How long to wait for a frame, MISS or THROTTLED. */
+  timeoutMs: number;
+  /** Aborts the exchange; it then resolves `{ kind: 'error', code: 'aborted' }`. */
+  signal?: AbortSignal;
+  /** HashKey of the requested frame: frames with another HashKey are ignored. */
+  hashKey: bigint;
+  /** SeqNum of the requested frame: frames with another SeqNum are ignored. */
+  seq: bigint;
+}
+
+/**
+ * Sends one proxied NACK to one upstream and reports the outcome.
+ * `exchange` must resolve (never reject) within about `timeoutMs`; a rejection is
+ * reported as an `error` event and treated like a send error.
+ */
+export interface Transport {
+  /**
+   * @param upstream - the upstream as configured: `host:port` or `[v6]:port`
+   * @param nack - the 64-byte proxied NACK to send
+   */
+  exchange(upstream: string, nack: Uint8Array, options: ExchangeOptions): Promise<Reply>;
+  /** Releases sockets and timers. Called by the client only for a transport it created. */
+  close?(): void | Promise<void>;
+  /** Counters for dashboards and tests (datagrams ignored, by reason). */
+  stats?(): Record<string, number>;
+}
