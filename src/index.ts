@@ -5,11 +5,7 @@
 export * from './wire/index.js';
 export { ProxyClient, type CloseOptions } from './client/proxy-client.js';
 export type { Gap } from './client/gap.js';
-export {
-  DEFAULT_TTLS,
-  type ProxyClientOptions,
-  type Ttls,
-} from './client/options.js';
+export { DEFAULT_TTLS, type ProxyClientOptions, type Ttls } from './client/options.js';
 export type {
   Cache,
   Component,
@@ -42,7 +38,12 @@ export type {
   TimeoutReply,
   Transport,
 } from './transport/transport.js';
-export { UdpTransport, type Lookup, type UdpTransportOptions, type UdpTransportStats } from './transport/udp.js';
+export {
+  UdpTransport,
+  type Lookup,
+  type UdpTransportOptions,
+  type UdpTransportStats,
+} from './transport/udp.js';
 export { parseUpstream, type UpstreamAddress } from './transport/address.js';
 export { MemoryCache, type MemoryCacheOptions } from './store/memory-cache.js';
 export { MemoryDeduper, type MemoryDeduperOptions } from './store/memory-deduper.js';

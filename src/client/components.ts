@@ -86,7 +86,8 @@ export type DedupCause =
   | 'coalesced';
 
 /** Which injected component failed. */
-export type Component = 'cache' | 'deduper' | 'retransmitter' | 'recorder' | 'transport' | 'listener';
+export type Component =
+  'cache' | 'deduper' | 'retransmitter' | 'recorder' | 'transport' | 'listener';
 
 /** Minimal structured logger (pino and console-like objects fit). */
 export interface Logger {

@@ -7,7 +7,14 @@ import type { Counters } from './stats.js';
 
 /** What the upstream walk for one gap produced. */
 export type FetchResult =
-  | { kind: 'frame'; frame: Uint8Array; header: FrameHeader; upstream: string; hedged: boolean; attempts: number }
+  | {
+      kind: 'frame';
+      frame: Uint8Array;
+      header: FrameHeader;
+      upstream: string;
+      hedged: boolean;
+      attempts: number;
+    }
   | { kind: 'exhausted' | 'deadline' | 'aborted'; attempts: number };
 
 /** What the upstream walk needs from the client. */
@@ -81,7 +88,11 @@ export function fetchFrame(
 
     const launch = (hedged: boolean): boolean => {
       if (next >= order.length) return false;
-      const attempt: Attempt = { upstream: order[next++] as string, hedged, abort: new AbortController() };
+      const attempt: Attempt = {
+        upstream: order[next++] as string,
+        hedged,
+        abort: new AbortController(),
+      };
       running.add(attempt);
       if (hedged) counters.hedges++;
       void runUpstream(attempt).then((r) => settle(attempt, r));
@@ -105,7 +116,14 @@ export function fetchFrame(
       if (r.kind === 'frame') {
         if (attempt.hedged) counters.hedgeWins++;
         const { frame, header } = r;
-        finish({ kind: 'frame', frame, header, upstream: attempt.upstream, hedged: attempt.hedged, attempts });
+        finish({
+          kind: 'frame',
+          frame,
+          header,
+          upstream: attempt.upstream,
+          hedged: attempt.hedged,
+          attempts,
+        });
         return;
       }
       if (running.size > 0) return; // a hedge is still asking
@@ -126,7 +144,12 @@ export function fetchFrame(
         const started = ctx.now();
         let reply: Reply;
         try {
-          reply = await ctx.transport.exchange(upstream, nack, { timeoutMs, signal: sig, hashKey, seq });
+          reply = await ctx.transport.exchange(upstream, nack, {
+            timeoutMs,
+            signal: sig,
+            hashKey,
+            seq,
+          });
         } catch (err) {
           ctx.onTransportFault(err, upstream, hashKey, seq);
           reply = { kind: 'error', code: 'exception' };
@@ -175,10 +198,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
       clearTimeout(timer);
       resolve(false);
     };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      },
+      Math.max(0, ms),
+    );
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -28,7 +28,8 @@ function isU64(v: unknown): v is bigint {
 
 /** Why `value` is not a usable Gap, or undefined when it is. */
 export function gapProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null) return `gap must be an object, got ${value === null ? 'null' : typeof value}`;
+  if (typeof value !== 'object' || value === null)
+    return `gap must be an object, got ${value === null ? 'null' : typeof value}`;
   const g = value as Record<string, unknown>;
   if (!isU64(g.hashKey)) return `gap.hashKey must be a uint64 bigint, got ${typeof g.hashKey}`;
   if (!isU64(g.startSeq)) return `gap.startSeq must be a uint64 bigint, got ${typeof g.startSeq}`;

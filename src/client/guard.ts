@@ -28,7 +28,8 @@ export async function guard<T>(
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Guarded<T>>((resolve) => {
     timer = setTimeout(
-      () => resolve({ ok: false, error: new Error(`${what} did not settle within ${timeoutMs} ms`) }),
+      () =>
+        resolve({ ok: false, error: new Error(`${what} did not settle within ${timeoutMs} ms`) }),
       timeoutMs,
     );
   });

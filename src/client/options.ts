@@ -183,21 +183,35 @@ function show(value: unknown): string {
   return String(value);
 }
 
-function int(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function int(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(`nack-proxy: option ${name} must be an integer, got ${show(value)}`);
   }
   if (value < min || value > max) {
-    throw new RangeError(`nack-proxy: option ${name} must be in ${min}..${max}, got ${show(value)}`);
+    throw new RangeError(
+      `nack-proxy: option ${name} must be in ${min}..${max}, got ${show(value)}`,
+    );
   }
   return value;
 }
 
 function needMethod(name: string, value: unknown, method: string, required: boolean): void {
   if (value === undefined && !required) return;
-  if (typeof value !== 'object' || value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
-    throw new TypeError(`nack-proxy: option ${name} must be an object with a ${method}() method, got ${show(value)}`);
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as Record<string, unknown>)[method] !== 'function'
+  ) {
+    throw new TypeError(
+      `nack-proxy: option ${name} must be an object with a ${method}() method, got ${show(value)}`,
+    );
   }
 }
 
@@ -208,14 +222,17 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
   }
   const ups: unknown = opts.upstreams;
   if (!Array.isArray(ups) || ups.length === 0) {
-    throw new TypeError(`nack-proxy: option upstreams must be a non-empty array of "host:port", got ${show(ups)}`);
+    throw new TypeError(
+      `nack-proxy: option upstreams must be a non-empty array of "host:port", got ${show(ups)}`,
+    );
   }
   const upstreams: string[] = [];
   for (const u of ups as unknown[]) {
     const parsed = parseUpstream(u);
     if (typeof parsed === 'string') throw new TypeError(`nack-proxy: option upstreams: ${parsed}`);
     const text = u as string;
-    if (upstreams.includes(text)) throw new TypeError(`nack-proxy: option upstreams lists ${show(text)} twice`);
+    if (upstreams.includes(text))
+      throw new TypeError(`nack-proxy: option upstreams lists ${show(text)} twice`);
     upstreams.push(text);
   }
   needMethod('cache', opts.cache, 'store', true);
@@ -223,7 +240,13 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
   needMethod('deduper', opts.deduper, 'setNX', false);
   needMethod('transport', opts.transport, 'exchange', false);
   if (opts.recorder !== undefined) {
-    for (const m of ['proxyRequest', 'proxyRecovered', 'proxyFailed', 'proxyInflightDedup', 'proxyQueueDropped']) {
+    for (const m of [
+      'proxyRequest',
+      'proxyRecovered',
+      'proxyFailed',
+      'proxyInflightDedup',
+      'proxyQueueDropped',
+    ]) {
       needMethod('recorder', opts.recorder, m, true);
     }
   }
@@ -237,7 +260,9 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
     }
     for (const [k, v] of Object.entries(opts.ttls)) {
       if (!(k in DEFAULT_TTLS)) {
-        throw new TypeError(`nack-proxy: option ttls.${k} is not a TTL class (tx, block, subtree, anchor, beef)`);
+        throw new TypeError(
+          `nack-proxy: option ttls.${k} is not a TTL class (tx, block, subtree, anchor, beef)`,
+        );
       }
       ttls[k as keyof Ttls] = int(`ttls.${k}`, v, DEFAULT_TTLS[k as keyof Ttls], 1);
     }
@@ -248,7 +273,9 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
   if (hedge === undefined || hedge === 'adaptive') hedgeAfterMs = hedge;
   else hedgeAfterMs = int('hedgeAfterMs', hedge, 0, 1, 600_000);
   if (opts.adaptiveTimeout !== undefined && typeof opts.adaptiveTimeout !== 'boolean') {
-    throw new TypeError(`nack-proxy: option adaptiveTimeout must be a boolean, got ${show(opts.adaptiveTimeout)}`);
+    throw new TypeError(
+      `nack-proxy: option adaptiveTimeout must be a boolean, got ${show(opts.adaptiveTimeout)}`,
+    );
   }
   return {
     upstreams,

@@ -145,7 +145,11 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     const problem = gapProblem(gap);
     if (problem !== undefined) return this.drop('invalid', gap, problem);
     if (isProxied(gap.flags)) {
-      return this.drop('proxied', gap, 'a proxied NACK is served from the local cache and never proxied again');
+      return this.drop(
+        'proxied',
+        gap,
+        'a proxied NACK is served from the local cache and never proxied again',
+      );
     }
     const first = gap.startSeq;
     const last = gap.endSeq ?? first;
@@ -163,10 +167,18 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       let fresh = 0;
       for (let s = first; s <= last; s++) if (!this.active.has(base | s)) fresh++;
       if (fresh > 0 && this.waiting.length + fresh > this.options.queueDepth) {
-        return this.drop('queue-full', gap, `queue holds ${this.waiting.length} of ${this.options.queueDepth}`);
+        return this.drop(
+          'queue-full',
+          gap,
+          `queue holds ${this.waiting.length} of ${this.options.queueDepth}`,
+        );
       }
     } else if (this.waiting.length >= this.options.queueDepth && !this.active.has(base | first)) {
-      return this.drop('queue-full', gap, `queue holds ${this.waiting.length} of ${this.options.queueDepth}`);
+      return this.drop(
+        'queue-full',
+        gap,
+        `queue holds ${this.waiting.length} of ${this.options.queueDepth}`,
+      );
     }
     for (let s = first; s <= last; s++) this.admit(gap.hashKey, s, base | s, gap.subtreeId, at);
     this.recorder?.queueDepth?.(this.waiting.length);
@@ -228,12 +240,20 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     await this.workers.onIdle();
     if (this.ownsTransport && this.transport.close !== undefined) {
       const transport = this.transport;
-      const closed = await guard('transport.close', this.options.componentTimeoutMs, () => transport.close?.());
+      const closed = await guard('transport.close', this.options.componentTimeoutMs, () =>
+        transport.close?.(),
+      );
       if (!closed.ok) this.fault('transport', 'close', closed.error, {});
     }
   }
 
-  private admit(hashKey: bigint, seq: bigint, key: bigint, subtreeId: Uint8Array | undefined, at: number): void {
+  private admit(
+    hashKey: bigint,
+    seq: bigint,
+    key: bigint,
+    subtreeId: Uint8Array | undefined,
+    at: number,
+  ): void {
     this.counters.requests++;
     this.record('proxyRequest');
     if (this.active.has(key)) {
@@ -254,11 +274,13 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       const job = this.waiting.shift();
       if (job === undefined) break;
       this.running++;
-      void this.workers.add(() => this.run(job)).finally(() => {
-        this.running--;
-        this.pump();
-        this.checkIdle();
-      });
+      void this.workers
+        .add(() => this.run(job))
+        .finally(() => {
+          this.running--;
+          this.pump();
+          this.checkIdle();
+        });
     }
   }
 
@@ -294,8 +316,21 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
         this.fail(job, 'aborted', 0);
         return;
       }
-      const nack = encodeNack({ hashKey, startSeq: seq, endSeq: seq, subtreeId: job.subtreeId, flags: FLAG_PROXIED });
-      const result = await fetchFrame(this.fetchContext, hashKey, seq, nack, this.shutdown.signal, started + o.gapDeadlineMs);
+      const nack = encodeNack({
+        hashKey,
+        startSeq: seq,
+        endSeq: seq,
+        subtreeId: job.subtreeId,
+        flags: FLAG_PROXIED,
+      });
+      const result = await fetchFrame(
+        this.fetchContext,
+        hashKey,
+        seq,
+        nack,
+        this.shutdown.signal,
+        started + o.gapDeadlineMs,
+      );
       if (result.kind !== 'frame') {
         if (result.kind === 'exhausted') this.failures.remember(job.key, now());
         this.active.delete(job.key);
@@ -305,19 +340,25 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       const { frame, header, upstream } = result;
       const ttlMs = o.ttls[header.ttlClass];
       const cache = this.cache;
-      const stored = await guard('cache.store', o.componentTimeoutMs, () => cache.store(key, frame, ttlMs));
+      const stored = await guard('cache.store', o.componentTimeoutMs, () =>
+        cache.store(key, frame, ttlMs),
+      );
       if (!stored.ok) this.fault('cache', 'store', stored.error, { hashKey, seq, upstream });
       const retransmitter = this.retransmitter;
       const sent = await guard('retransmitter.retransmit', o.componentTimeoutMs, () =>
         retransmitter.retransmit(frame, header.txId),
       );
-      if (!sent.ok) this.fault('retransmitter', 'retransmit', sent.error, { hashKey, seq, upstream });
+      if (!sent.ok)
+        this.fault('retransmitter', 'retransmit', sent.error, { hashKey, seq, upstream });
       this.active.delete(job.key);
       const latencyMs = now() - job.enqueuedAt;
       this.counters.recovered++;
       this.record('proxyRecovered');
       this.recorder?.recoveryLatency?.(latencyMs);
-      this.logger.debug({ hashKey: hex(hashKey), seq: seq.toString(), upstream, latencyMs }, 'gap recovered');
+      this.logger.debug(
+        { hashKey: hex(hashKey), seq: seq.toString(), upstream, latencyMs },
+        'gap recovered',
+      );
       this.emitSafe('recovered', {
         hashKey,
         seq,
@@ -346,7 +387,10 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       }
     }
     if (kind !== 'frame') {
-      this.logger.debug({ hashKey: hex(hashKey), seq: seq.toString(), upstream, reply: kind }, 'upstream reply');
+      this.logger.debug(
+        { hashKey: hex(hashKey), seq: seq.toString(), upstream, reply: kind },
+        'upstream reply',
+      );
     }
   }
 
@@ -372,13 +416,22 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.counters.dropped[reason]++;
     if (reason === 'queue-full') this.record('proxyQueueDropped');
     if (this.recorder?.proxyDropped !== undefined) this.record('proxyDropped', reason);
-    this.logger.debug({ reason, message }, 'gap dropped');
+    const g = gap as Partial<Gap> | null;
+    const hashKey = typeof g?.hashKey === 'bigint' ? hex(g.hashKey) : undefined;
+    const seq = typeof g?.startSeq === 'bigint' ? g.startSeq.toString() : undefined;
+    this.logger.debug({ hashKey, seq, reason, message }, 'gap dropped');
     this.emitSafe('dropped', { reason, message, gap });
     return false;
   }
 
   private record(
-    hook: 'proxyRequest' | 'proxyRecovered' | 'proxyInflightDedup' | 'proxyQueueDropped' | 'proxyFailed' | 'proxyDropped',
+    hook:
+      | 'proxyRequest'
+      | 'proxyRecovered'
+      | 'proxyInflightDedup'
+      | 'proxyQueueDropped'
+      | 'proxyFailed'
+      | 'proxyDropped',
     arg?: string,
   ): void {
     const r = this.recorder;
@@ -414,7 +467,10 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   }
 
   /** Emits without letting a throwing listener break the job that emitted. */
-  private emitSafe<K extends keyof ProxyClientEvents>(name: K, ...args: ProxyClientEvents[K]): void {
+  private emitSafe<K extends keyof ProxyClientEvents>(
+    name: K,
+    ...args: ProxyClientEvents[K]
+  ): void {
     try {
       (this.emit as (n: K, ...a: ProxyClientEvents[K]) => boolean)(name, ...args);
     } catch (err) {

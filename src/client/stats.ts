@@ -58,7 +58,12 @@ export interface ProxyStats {
 export class Counters {
   requests = 0;
   recovered = 0;
-  failed: Record<FailReason, number> = { exhausted: 0, aborted: 0, deadline: 0, 'recent-failure': 0 };
+  failed: Record<FailReason, number> = {
+    exhausted: 0,
+    aborted: 0,
+    deadline: 0,
+    'recent-failure': 0,
+  };
   deduped: Record<DedupCause, number> = { 'claim-lost': 0, coalesced: 0 };
   dropped: Record<DropReason, number> = {
     'queue-full': 0,

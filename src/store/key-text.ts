@@ -19,7 +19,9 @@ export function checkTtl(ttlMs: number): void {
 export function positiveInt(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`nack-proxy: option ${name} must be a positive integer, got ${String(value)}`);
+    throw new RangeError(
+      `nack-proxy: option ${name} must be a positive integer, got ${String(value)}`,
+    );
   }
   return value;
 }

@@ -26,7 +26,9 @@ export class MemoryDeduper implements Deduper {
   private readonly lru: LRUCache<string, string>;
 
   constructor(options: MemoryDeduperOptions = {}) {
-    this.lru = new LRUCache<string, string>({ max: positiveInt('maxEntries', options.maxEntries, 100_000) });
+    this.lru = new LRUCache<string, string>({
+      max: positiveInt('maxEntries', options.maxEntries, 100_000),
+    });
   }
 
   /** Claims `key` for `ttlMs`; true when it was free (or expired). */

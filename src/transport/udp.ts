@@ -79,7 +79,12 @@ interface Resolved {
   address: string;
   family: 4 | 6;
   port: number;
+}
+
+interface ResolveEntry {
+  promise: Promise<Resolved>;
   until: number;
+  value: Resolved | undefined;
 }
 
 const COUNTER_NAMES = [
@@ -111,7 +116,7 @@ export class UdpTransport implements Transport {
   private readonly opts: Required<Omit<UdpTransportOptions, 'bindAddress' | 'createSocket'>> &
     Pick<UdpTransportOptions, 'bindAddress' | 'createSocket'>;
   private readonly pools: Record<4 | 6, PooledSocket[]> = { 4: [], 6: [] };
-  private readonly resolved = new Map<string, Resolved>();
+  private readonly resolved = new Map<string, ResolveEntry>();
   private readonly counters: UdpTransportStats;
   private readonly bindFamily: 0 | 4 | 6;
   private isClosed = false;
@@ -119,7 +124,9 @@ export class UdpTransport implements Transport {
   constructor(options: UdpTransportOptions = {}) {
     const bindAddress = options.bindAddress;
     if (bindAddress !== undefined && isIP(bindAddress) === 0) {
-      throw new TypeError(`nack-proxy: option bindAddress must be an IP address, got ${JSON.stringify(bindAddress)}`);
+      throw new TypeError(
+        `nack-proxy: option bindAddress must be an IP address, got ${JSON.stringify(bindAddress)}`,
+      );
     }
     this.bindFamily = bindAddress === undefined ? 0 : (isIP(bindAddress) as 4 | 6);
     for (const [name, v] of Object.entries({
@@ -128,7 +135,9 @@ export class UdpTransport implements Transport {
       maxIdleSockets: options.maxIdleSockets,
     })) {
       if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
-        throw new RangeError(`nack-proxy: option ${name} must be a non-negative integer, got ${String(v)}`);
+        throw new RangeError(
+          `nack-proxy: option ${name} must be a non-negative integer, got ${String(v)}`,
+        );
       }
     }
     this.opts = {
@@ -159,13 +168,19 @@ export class UdpTransport implements Transport {
     try {
       target = await this.resolve(upstream);
     } catch (err) {
-      return { kind: 'error', code: 'resolve', error: err instanceof Error ? err : new Error(String(err)) };
+      return {
+        kind: 'error',
+        code: 'resolve',
+        error: err instanceof Error ? err : new Error(String(err)),
+      };
     }
     if (this.bindFamily !== 0 && target.family !== this.bindFamily) {
       return {
         kind: 'error',
         code: 'family',
-        error: new Error(`upstream ${upstream} is IPv${target.family}, bindAddress is IPv${this.bindFamily}`),
+        error: new Error(
+          `upstream ${upstream} is IPv${target.family}, bindAddress is IPv${this.bindFamily}`,
+        ),
       };
     }
     const remote = `${target.address}|${target.port}`;
@@ -173,7 +188,11 @@ export class UdpTransport implements Transport {
     try {
       pooled = await this.acquire(target.family, remote);
     } catch (err) {
-      return { kind: 'error', code: 'socket', error: err instanceof Error ? err : new Error(String(err)) };
+      return {
+        kind: 'error',
+        code: 'socket',
+        error: err instanceof Error ? err : new Error(String(err)),
+      };
     }
     if (this.isClosed) return { kind: 'error', code: 'closed' };
     return new Promise<Reply>((resolve) => {
@@ -185,7 +204,8 @@ export class UdpTransport implements Transport {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         pooled.busy.delete(remote);
-        const answered = reply.kind === 'frame' || reply.kind === 'miss' || reply.kind === 'throttled';
+        const answered =
+          reply.kind === 'frame' || reply.kind === 'miss' || reply.kind === 'throttled';
         if (!answered) pooled.guarded.set(remote, performance.now() + this.opts.lateReplyGuardMs);
         this.release(pooled);
         resolve(reply);
@@ -215,14 +235,37 @@ export class UdpTransport implements Transport {
     const all = [...this.pools[4], ...this.pools[6]];
     this.pools[4] = [];
     this.pools[6] = [];
-    for (const p of all) for (const pending of [...p.busy.values()]) pending.finish({ kind: 'error', code: 'closed' });
+    for (const p of all)
+      for (const pending of [...p.busy.values()]) pending.finish({ kind: 'error', code: 'closed' });
     return Promise.all(all.map((p) => this.closeSocket(p))).then(() => undefined);
   }
 
-  private async resolve(upstream: string): Promise<Resolved> {
+  /** Resolves an upstream once per `resolveTtlMs`; concurrent callers share one lookup. */
+  private resolve(upstream: string): Promise<Resolved> {
     const t = performance.now();
     const hit = this.resolved.get(upstream);
-    if (hit !== undefined && hit.until > t) return hit;
+    if (hit !== undefined && hit.until > t) return hit.promise;
+    const promise = this.lookupUpstream(upstream);
+    if (this.resolved.size >= 1024) this.resolved.clear();
+    const entry = {
+      promise,
+      until: t + this.opts.resolveTtlMs,
+      value: undefined as Resolved | undefined,
+    };
+    this.resolved.set(upstream, entry);
+    promise.then(
+      (value) => {
+        entry.value = value;
+      },
+      () => {
+        // A failed lookup is not cached: the next attempt asks again.
+        if (this.resolved.get(upstream) === entry) this.resolved.delete(upstream);
+      },
+    );
+    return promise;
+  }
+
+  private async lookupUpstream(upstream: string): Promise<Resolved> {
     const parsed = parseUpstream(upstream);
     if (typeof parsed === 'string') throw new Error(parsed);
     let address = parsed.host;
@@ -233,10 +276,7 @@ export class UdpTransport implements Transport {
       family = found.family === 6 ? 6 : 4;
       if (isIP(address) === 0) throw new Error(`lookup of ${parsed.host} returned ${address}`);
     }
-    const entry: Resolved = { address: canonicalIp(address), family, port: parsed.port, until: t + this.opts.resolveTtlMs };
-    if (this.resolved.size > 1024) this.resolved.clear();
-    this.resolved.set(upstream, entry);
-    return entry;
+    return { address: canonicalIp(address), family, port: parsed.port };
   }
 
   private async acquire(family: 4 | 6, remote: string): Promise<PooledSocket> {
@@ -254,8 +294,16 @@ export class UdpTransport implements Transport {
   }
 
   private async open(family: 4 | 6): Promise<PooledSocket> {
-    const socket = this.opts.createSocket?.(family) ?? createDgramSocket({ type: family === 6 ? 'udp6' : 'udp4' });
-    const pooled: PooledSocket = { socket, family, busy: new Map(), guarded: new Map(), closed: false };
+    const socket =
+      this.opts.createSocket?.(family) ??
+      createDgramSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+    const pooled: PooledSocket = {
+      socket,
+      family,
+      busy: new Map(),
+      guarded: new Map(),
+      closed: false,
+    };
     socket.on('message', (msg, rinfo) => this.onMessage(pooled, msg, rinfo));
     socket.on('error', () => {
       // Errors on an unconnected UDP socket are transient (e.g. a send error also reported
@@ -271,6 +319,11 @@ export class UdpTransport implements Transport {
           resolve();
         });
       });
+    }
+    if (this.isClosed) {
+      // close() ran while this socket was binding: it was never pooled, so close it here.
+      await this.closeSocket(pooled);
+      throw new Error('transport closed');
     }
     this.pools[family].push(pooled);
     return pooled;
@@ -307,7 +360,12 @@ export class UdpTransport implements Transport {
       else this.counters.foreignSource++;
       return;
     }
-    if (msg.length === RESPONSE_SIZE && msg.readUInt32BE(0) === MAGIC && msg[6] !== undefined && msg[6] >= MsgType.Miss) {
+    if (
+      msg.length === RESPONSE_SIZE &&
+      msg.readUInt32BE(0) === MAGIC &&
+      msg[6] !== undefined &&
+      msg[6] >= MsgType.Miss
+    ) {
       let res;
       try {
         res = decodeResponse(msg);
@@ -334,7 +392,9 @@ export class UdpTransport implements Transport {
   }
 
   private isKnownSource(remote: string): boolean {
-    for (const r of this.resolved.values()) if (`${r.address}|${r.port}` === remote) return true;
+    for (const { value: r } of this.resolved.values()) {
+      if (r !== undefined && `${r.address}|${r.port}` === remote) return true;
+    }
     return false;
   }
 }

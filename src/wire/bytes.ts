@@ -14,13 +14,23 @@ export function target(
   what: string,
 ): Uint8Array {
   if (buf === undefined) return Buffer.alloc(size);
+  if (!(buf instanceof Uint8Array)) {
+    throw new WireError('buffer', `${what}: buffer must be bytes, got ${describe(buf)}`);
+  }
   if (!Number.isInteger(offset) || offset < 0 || offset + size > buf.length) {
     throw new WireError(
       'buffer',
-      `${what} needs ${size} bytes at offset ${offset}, buffer has ${buf.length}`,
+      `${what} needs ${size} bytes at offset ${describe(offset)}, buffer has ${buf.length}`,
     );
   }
   return buf;
+}
+
+/** Throws a `range` WireError unless `value` is a non-null object (a value to encode). */
+export function checkObject(value: unknown, what: string): asserts value is object {
+  if (typeof value !== 'object' || value === null) {
+    throw new WireError('range', `${what} must be an object, got ${describe(value)}`);
+  }
 }
 
 /** Throws unless `value` is a bigint in the uint64 range. */
@@ -70,7 +80,8 @@ export function hex(n: number, width: number): string {
 /** Short description of an arbitrary value for error messages. */
 export function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
   if (value instanceof Uint8Array) return `${value.constructor.name}(${value.length})`;
   if (value === null || typeof value !== 'object') return String(value);
   return Array.isArray(value) ? 'an array' : 'an object';

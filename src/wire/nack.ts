@@ -2,6 +2,7 @@ import { FLAG_PROXIED, MsgType, NACK_SIZE, SUBTREE_ID_SIZE } from './constants.j
 import {
   checkBytes,
   checkMinLength,
+  checkObject,
   checkPrefix,
   checkU64,
   describe,
@@ -45,6 +46,7 @@ export interface DecodedNack extends Nack {
  * ```
  */
 export function encodeNack(nack: Nack, buf?: Uint8Array, offset = 0): Uint8Array {
+  checkObject(nack, 'NACK');
   const hashKey = checkU64(nack.hashKey, 'hashKey');
   const startSeq = checkU64(nack.startSeq, 'startSeq');
   const endSeq = nack.endSeq === undefined ? startSeq : checkU64(nack.endSeq, 'endSeq');
@@ -56,8 +58,14 @@ export function encodeNack(nack: Nack, buf?: Uint8Array, offset = 0): Uint8Array
     throw new WireError('range', `flags must be an integer 0..255, got ${describe(flags)}`);
   }
   const subtree = nack.subtreeId;
-  if (subtree !== undefined && (!(subtree instanceof Uint8Array) || subtree.length !== SUBTREE_ID_SIZE)) {
-    throw new WireError('range', `subtreeId must be ${SUBTREE_ID_SIZE} bytes, got ${describe(subtree)}`);
+  if (
+    subtree !== undefined &&
+    (!(subtree instanceof Uint8Array) || subtree.length !== SUBTREE_ID_SIZE)
+  ) {
+    throw new WireError(
+      'range',
+      `subtreeId must be ${SUBTREE_ID_SIZE} bytes, got ${describe(subtree)}`,
+    );
   }
   const out = target(NACK_SIZE, buf, offset, 'NACK');
   const dv = new DataView(out.buffer, out.byteOffset + offset, NACK_SIZE);
@@ -105,7 +113,7 @@ export function decodeNack(buf: Uint8Array): DecodedNack {
     hashKey: dv.getBigUint64(8),
     startSeq,
     endSeq,
-    subtreeId: Uint8Array.prototype.slice.call(buf, 32, NACK_SIZE),
+    subtreeId: new Uint8Array(buf.subarray(32, NACK_SIZE)),
   };
 }
 

@@ -2,6 +2,7 @@ import { MsgType, RESPONSE_SIZE, THROTTLE_BASE_MS } from './constants.js';
 import {
   checkBytes,
   checkMinLength,
+  checkObject,
   checkPrefix,
   checkU64,
   describe,
@@ -66,6 +67,7 @@ export function encodeResponse(
   buf?: Uint8Array,
   offset = 0,
 ): Uint8Array {
+  checkObject(res, 'response');
   let type: number;
   let flags = 0;
   let seq = 0n;
@@ -82,12 +84,18 @@ export function encodeResponse(
       type = MsgType.Throttled;
       seq = checkU64(res.seq, 'seq');
       if (!Number.isInteger(res.bucket) || res.bucket < 0 || res.bucket > 15) {
-        throw new WireError('range', `bucket must be an integer 0..15, got ${describe(res.bucket)}`);
+        throw new WireError(
+          'range',
+          `bucket must be an integer 0..15, got ${describe(res.bucket)}`,
+        );
       }
       flags = res.bucket;
       break;
     default:
-      throw new WireError('type', `unknown response kind ${describe((res as { kind: unknown }).kind)}`);
+      throw new WireError(
+        'type',
+        `unknown response kind ${describe((res as { kind: unknown }).kind)}`,
+      );
   }
   const out = target(RESPONSE_SIZE, buf, offset, 'response');
   const dv = new DataView(out.buffer, out.byteOffset + offset, RESPONSE_SIZE);
@@ -105,7 +113,10 @@ export function decodeResponse(buf: Uint8Array): Response {
   checkBytes(buf, 'response');
   checkMinLength(buf, RESPONSE_SIZE, 'response');
   if (buf.length !== RESPONSE_SIZE) {
-    throw new WireError('length', `response: ${buf.length} bytes, must be exactly ${RESPONSE_SIZE}`);
+    throw new WireError(
+      'length',
+      `response: ${buf.length} bytes, must be exactly ${RESPONSE_SIZE}`,
+    );
   }
   const dv = viewOf(buf);
   checkPrefix(buf, dv, 'response');
@@ -127,6 +138,9 @@ export function decodeResponse(buf: Uint8Array): Response {
       return { kind: 'throttled', seq, bucket, backoffMs: throttleBackoffMs(bucket) };
     }
     default:
-      throw new WireError('type', `response: message type 0x${hex(type, 2)} is not MISS, ACK or THROTTLED`);
+      throw new WireError(
+        'type',
+        `response: message type 0x${hex(type, 2)} is not MISS, ACK or THROTTLED`,
+      );
   }
 }

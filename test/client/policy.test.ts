@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import { cacheKeyHex } from '../../src/index.js';
+import { A, B, C, RecordingDeduper, accountingHolds, harness } from '../helpers/client.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('local coalescing', () => {
+  it('a gap already queued or in flight is not fetched again, with or without a deduper', async () => {
+    for (const deduper of [undefined, new RecordingDeduper()]) {
+      const h = harness({ workers: 1, upstreams: [A], deduper });
+      h.transport.intercept(A).serve().delay(10).persist();
+      h.client.enqueue({ hashKey: 1n, startSeq: 1n }); // in flight
+      h.client.enqueue({ hashKey: 1n, startSeq: 2n }); // queued
+      expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n })).toBe(true);
+      expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n, endSeq: 2n })).toBe(true);
+      await h.client.onIdle();
+      expect(h.transport.sent.map((s) => s.nack.startSeq)).toEqual([1n, 2n]);
+      expect(h.events.deduped).toEqual([
+        { hashKey: 1n, seq: 1n, cause: 'coalesced' },
+        { hashKey: 1n, seq: 1n, cause: 'coalesced' },
+        { hashKey: 1n, seq: 2n, cause: 'coalesced' },
+      ]);
+      expect(accountingHolds(h.client.stats(), h.events)).toBe(true);
+      // Once it has ended (and the shared claim window has passed), it is fetched again.
+      deduper?.expire();
+      h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+      await h.client.onIdle();
+      expect(h.transport.sent).toHaveLength(3);
+    }
+  });
+});
+
+describe('recent-failure memory', () => {
+  it('does not fetch a gap that just failed as exhausted, and forgets it after the interval', async () => {
+    const h = harness({ upstreams: [A], failureMemoryMs: 60 });
+    h.transport.intercept(A).miss().persist();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n })).toBe(true);
+    expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n })).toBe(true);
+    await h.client.onIdle();
+    expect(h.transport.sent).toHaveLength(1);
+    expect(h.events.failed.map((f) => f.reason)).toEqual([
+      'exhausted',
+      'recent-failure',
+      'recent-failure',
+    ]);
+    expect(h.client.stats().failureMemory).toBe(1);
+    await sleep(80);
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.transport.sent).toHaveLength(2);
+  });
+
+  it('holds at most failureMemorySize gaps, forgetting the oldest', async () => {
+    const h = harness({ upstreams: [A], failureMemorySize: 2 });
+    h.transport.intercept(A).miss().persist();
+    for (const s of [1n, 2n, 3n]) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await h.client.onIdle();
+    expect(h.client.stats().failureMemory).toBe(2);
+    for (const s of [1n, 2n, 3n]) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await h.client.onIdle();
+    expect(h.transport.sent.map((s) => s.nack.startSeq)).toEqual([1n, 2n, 3n, 1n]);
+  });
+
+  it('is off with failureMemoryMs 0', async () => {
+    const h = harness({ upstreams: [A], failureMemoryMs: 0 });
+    h.transport.intercept(A).miss().persist();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.transport.sent).toHaveLength(2);
+  });
+});
+
+describe('upstream health', () => {
+  it('demotes an upstream after consecutive timeouts, probes it after the cooldown and restores it', async () => {
+    const h = harness({
+      upstreams: [A, B],
+      workers: 1,
+      timeoutMs: 15,
+      demoteAfter: 2,
+      demoteCooldownMs: 80,
+    });
+    h.transport.intercept(A).silent().times(3);
+    h.transport.intercept(B).serve().persist();
+    for (const s of [1n, 2n, 3n]) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await h.client.onIdle();
+    // Gaps 1 and 2 wait for A's timeout; gap 3 goes straight to B.
+    expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
+      `${A}#1`,
+      `${B}#1`,
+      `${A}#2`,
+      `${B}#2`,
+      `${B}#3`,
+    ]);
+    const a = h.client.stats().upstreams[0]!;
+    expect(a).toMatchObject({
+      upstream: A,
+      state: 'demoted',
+      consecutiveFailures: 2,
+      demotions: 1,
+    });
+    expect(a.replies.timeout).toBe(2);
+
+    await sleep(100);
+    // After the cooldown one gap probes A in its normal place; it is still silent, so A is
+    // demoted again at once (one timeout, not demoteAfter of them).
+    h.client.enqueue({ hashKey: 1n, startSeq: 4n });
+    h.client.enqueue({ hashKey: 1n, startSeq: 5n });
+    await h.client.onIdle();
+    expect(h.transport.sent.slice(5).map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
+      `${A}#4`,
+      `${B}#4`,
+      `${B}#5`,
+    ]);
+    expect(h.client.stats().upstreams[0]?.state).toBe('demoted');
+
+    await sleep(100);
+    h.transport.intercept(A).serve();
+    h.client.enqueue({ hashKey: 1n, startSeq: 6n });
+    await h.client.onIdle();
+    expect(h.events.recovered.at(-1)).toMatchObject({ seq: 6n, upstream: A });
+    expect(h.client.stats().upstreams[0]).toMatchObject({
+      state: 'healthy',
+      consecutiveFailures: 0,
+    });
+  });
+
+  it('keeps the operator order among healthy upstreams and still tries a demoted one last', async () => {
+    const h = harness({
+      upstreams: [A, B, C],
+      workers: 1,
+      timeoutMs: 10,
+      demoteAfter: 1,
+      demoteCooldownMs: 60_000,
+    });
+    h.transport.intercept(A).error('send');
+    h.transport.intercept(B).serve();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    h.transport.intercept(B).miss();
+    h.transport.intercept(C).miss();
+    h.transport.intercept(A).serve();
+    h.client.enqueue({ hashKey: 1n, startSeq: 2n });
+    await h.client.onIdle();
+    expect(h.transport.sent.slice(2).map((s) => s.upstream)).toEqual([B, C, A]);
+    expect(h.events.recovered.at(-1)?.upstream).toBe(A);
+    expect(h.client.stats().upstreams[0]?.state).toBe('healthy');
+  });
+
+  it('does not count MISS or THROTTLED against an upstream', async () => {
+    const h = harness({ upstreams: [A, B], demoteAfter: 1 });
+    h.transport.intercept(A).miss();
+    h.transport.intercept(A).throttle(1).times(4);
+    h.transport.intercept(B).serve().times(2);
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    h.client.enqueue({ hashKey: 1n, startSeq: 2n });
+    await h.client.onIdle();
+    expect(h.client.stats().upstreams[0]).toMatchObject({
+      state: 'healthy',
+      consecutiveFailures: 0,
+      demotions: 0,
+    });
+  });
+});
+
+describe('hedging', () => {
+  it('asks the next upstream in parallel after hedgeAfterMs; the first valid frame wins', async () => {
+    const h = harness({ upstreams: [A, B], timeoutMs: 1000, hedgeAfterMs: 15 });
+    h.transport.intercept(A).serve().delay(300);
+    h.transport.intercept(B).serve();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.transport.sent.map((s) => s.upstream)).toEqual([A, B]);
+    expect(h.events.recovered).toMatchObject([{ upstream: B, hedged: true, attempts: 2 }]);
+    expect(h.events.recovered[0]!.latencyMs).toBeLessThan(300);
+    expect(h.cache.stored).toHaveLength(1);
+    expect(h.retransmitter.frames).toHaveLength(1);
+    expect(h.client.stats()).toMatchObject({ hedges: 1, hedgeWins: 1 });
+  });
+
+  it('does not hedge when the first upstream answers in time', async () => {
+    const h = harness({ upstreams: [A, B], hedgeAfterMs: 200 });
+    h.transport.intercept(A).serve();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.transport.sent.map((s) => s.upstream)).toEqual([A]);
+    expect(h.client.stats()).toMatchObject({ hedges: 0, hedgeWins: 0 });
+  });
+
+  it('off by default: the second upstream waits for the first to time out', async () => {
+    const h = harness({ upstreams: [A, B], timeoutMs: 40 });
+    h.transport.intercept(A).silent();
+    h.transport.intercept(B).serve();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.events.recovered).toMatchObject([{ upstream: B, hedged: false }]);
+    expect(h.events.recovered[0]!.latencyMs).toBeGreaterThanOrEqual(35);
+  });
+});
+
+describe('adaptive attempt timeout', () => {
+  it('sets each attempt wait from the upstream RTT estimate, between the floor and timeoutMs', async () => {
+    const h = harness({
+      upstreams: [A, B],
+      workers: 1,
+      timeoutMs: 1000,
+      minTimeoutMs: 20,
+      adaptiveTimeout: true,
+    });
+    h.transport.intercept(A).serve().delay(2).times(8);
+    h.transport.intercept(A).silent();
+    h.transport.intercept(B).serve();
+    for (let s = 1n; s <= 9n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await h.client.onIdle();
+    const waits = h.transport.sentTo(A).map((s) => s.timeoutMs);
+    expect(waits[0]).toBe(1000); // no estimate yet
+    expect(waits[8]).toBeLessThan(200); // near upstream: abandoned in milliseconds
+    expect(waits[8]).toBeGreaterThanOrEqual(20);
+    const a = h.client.stats().upstreams[0]!;
+    expect(a.srttMs).toBeGreaterThan(0);
+    expect(h.events.recovered.at(-1)).toMatchObject({ seq: 9n, upstream: B });
+  });
+
+  it('without it every attempt waits timeoutMs', async () => {
+    const h = harness({ upstreams: [A], timeoutMs: 700 });
+    h.transport.intercept(A).serve().times(3);
+    for (let s = 1n; s <= 3n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await h.client.onIdle();
+    expect(h.transport.sent.map((s) => s.timeoutMs)).toEqual([700, 700, 700]);
+  });
+});
+
+describe('deadlines and bounds', () => {
+  it('ends a gap as failed(deadline) when throttle holds exceed gapDeadlineMs', async () => {
+    const h = harness({ upstreams: [A], gapDeadlineMs: 50, maxThrottleRetries: 100 });
+    h.transport.intercept(A).throttle(20).persist();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.events.failed).toMatchObject([{ reason: 'deadline' }]);
+    expect(h.events.failed[0]!.latencyMs).toBeLessThan(1000);
+    expect(h.transport.sent.length).toBeLessThanOrEqual(4);
+    // A deadline is not remembered as an exhausted failure.
+    expect(h.client.stats().failureMemory).toBe(0);
+  });
+
+  it('caps each attempt wait by what is left of the deadline', async () => {
+    const h = harness({ upstreams: [A, B], timeoutMs: 5000, gapDeadlineMs: 40 });
+    h.transport.intercept('*').silent().persist();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await h.client.onIdle();
+    expect(h.transport.sent[0]!.timeoutMs).toBeLessThanOrEqual(40);
+    expect(h.events.failed[0]?.reason).toMatch(/deadline|exhausted/);
+  });
+
+  it('frees the worker when an injected component hangs (componentTimeoutMs)', async () => {
+    const h = harness({ upstreams: [A], workers: 1, componentTimeoutMs: 20 });
+    h.cache.fault = 'hang';
+    h.transport.intercept(A).serve().times(2);
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    h.client.enqueue({ hashKey: 1n, startSeq: 2n });
+    await h.client.onIdle();
+    expect(h.client.stats().recovered).toBe(2);
+    expect(h.events.error.map((e) => e.error.message)).toEqual([
+      'cache.store did not settle within 20 ms',
+      'cache.store did not settle within 20 ms',
+    ]);
+    expect(h.retransmitter.frames.map((f) => cacheKeyHex(f.hashKey, f.seq))).toHaveLength(2);
+  });
+});

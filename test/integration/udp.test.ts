@@ -1,0 +1,235 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  FLAG_PROXIED,
+  ProxyClient,
+  UdpTransport,
+  cacheKeyHex,
+  type ProxyClientOptions,
+} from '../../src/index.js';
+import {
+  RecordingCache,
+  RecordingRetransmitter,
+  UpstreamEmulator,
+  type EmulatorOptions,
+} from '../../src/testing/index.js';
+
+const udpHandles = (): number =>
+  process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+
+/** Closed handles leave the active list a loop turn after their close callback. */
+async function settledHandles(): Promise<number> {
+  for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 10));
+  return udpHandles();
+}
+
+describe('recovery over loopback UDP', () => {
+  const open: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const c of open.splice(0).reverse()) await c.close();
+  });
+
+  async function upstream(options: EmulatorOptions = {}): Promise<UpstreamEmulator> {
+    const e = await UpstreamEmulator.start(options);
+    open.push(e);
+    return e;
+  }
+
+  function client(options: Partial<ProxyClientOptions> & { upstreams: string[] }) {
+    const cache = new RecordingCache();
+    const retransmitter = new RecordingRetransmitter();
+    const c = new ProxyClient({ cache, retransmitter, timeoutMs: 150, ...options });
+    open.push(c);
+    return { client: c, cache, retransmitter };
+  }
+
+  it.each(['serve', 'frame-first'] as const)(
+    'recovers when the upstream sends %s (ACK and frame in either order)',
+    async (mode) => {
+      const up = await upstream({ behaviour: { mode } });
+      up.putRange(7n, 100n, 109n);
+      const { client: c, cache, retransmitter } = client({ upstreams: [up.endpoint] });
+      expect(c.enqueue({ hashKey: 7n, startSeq: 100n, endSeq: 109n })).toBe(true);
+      await c.onIdle();
+      expect(c.stats()).toMatchObject({ requests: 10, recovered: 10, failedTotal: 0 });
+      expect(cache.stored.map((s) => s.key).sort()).toEqual(
+        Array.from({ length: 10 }, (_, i) => cacheKeyHex(7n, 100n + BigInt(i))).sort(),
+      );
+      expect(retransmitter.frames).toHaveLength(10);
+      // Every NACK on the wire is a proxied single-frame NACK.
+      expect(
+        up.received.every(
+          (r) => r.nack.flags === FLAG_PROXIED && r.nack.startSeq === r.nack.endSeq,
+        ),
+      ).toBe(true);
+      expect(up.stats).toMatchObject({ nacks: 10, framesSent: 10 });
+    },
+  );
+
+  it('moves to the next upstream on MISS without waiting', async () => {
+    const a = await upstream();
+    const b = await upstream();
+    b.putRange(1n, 1n, 1n);
+    const { client: c } = client({
+      upstreams: [a.endpoint, b.endpoint],
+      timeoutMs: 5000,
+      gapDeadlineMs: 10_000,
+    });
+    const ended = new Promise((r) => c.once('recovered', r));
+    c.enqueue({ hashKey: 1n, startSeq: 1n });
+    await ended;
+    expect(a.stats.misses).toBe(1);
+    expect(c.stats().upstreams.map((u) => u.replies)).toMatchObject([{ miss: 1 }, { frame: 1 }]);
+  });
+
+  it('moves on after a silent upstream times out, and honours maxEndpoints', async () => {
+    const silent = await upstream({ behaviour: { mode: 'silent' } });
+    const missing = await upstream();
+    const serving = await upstream();
+    serving.putRange(1n, 1n, 2n);
+    const one = client({
+      upstreams: [silent.endpoint, missing.endpoint, serving.endpoint],
+      timeoutMs: 40,
+    });
+    one.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await one.client.onIdle();
+    expect(one.client.stats().recovered).toBe(1);
+    expect([silent.stats.nacks, missing.stats.nacks, serving.stats.nacks]).toEqual([1, 1, 1]);
+
+    const two = client({
+      upstreams: [silent.endpoint, missing.endpoint, serving.endpoint],
+      timeoutMs: 40,
+      maxEndpoints: 2,
+    });
+    const failed = new Promise((r) => two.client.once('failed', r));
+    two.client.enqueue({ hashKey: 1n, startSeq: 2n });
+    await expect(failed).resolves.toMatchObject({ reason: 'exhausted', attempts: 2 });
+    expect(serving.nacksFor(1n, 2n)).toHaveLength(0);
+  });
+
+  it('holds a THROTTLED hint and asks the same upstream again', async () => {
+    const up = await upstream({
+      behaviour: { mode: 'throttle', throttleBucket: 0, throttleTimes: 2 },
+    });
+    up.putRange(1n, 5n, 5n);
+    const { client: c } = client({ upstreams: [up.endpoint] });
+    c.enqueue({ hashKey: 1n, startSeq: 5n });
+    await c.onIdle();
+    const times = up.received.map((r) => r.at);
+    expect(times).toHaveLength(3);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(120); // 125 ms << 0, less timer slack
+    expect(c.stats()).toMatchObject({ recovered: 1, throttleHolds: 2 });
+  });
+
+  it('ignores a frame for another gap and a reply from another port: nothing cached', async () => {
+    const wrong = await upstream({ behaviour: { mode: 'wrong-frame' } });
+    wrong.putRange(1n, 1n, 2n);
+    const otherPort = await upstream({ behaviour: { mode: 'other-port' } });
+    otherPort.putRange(1n, 1n, 2n);
+    const {
+      client: c,
+      cache,
+      retransmitter,
+    } = client({ upstreams: [wrong.endpoint, otherPort.endpoint], timeoutMs: 60 });
+    c.enqueue({ hashKey: 1n, startSeq: 1n });
+    await c.onIdle();
+    expect(c.stats().failed.exhausted).toBe(1);
+    expect(cache.stored).toHaveLength(0);
+    expect(retransmitter.frames).toHaveLength(0);
+    expect(c.stats().transport).toMatchObject({ wrongGap: 1, foreignSource: 2, acks: 1 });
+  });
+
+  it('ACK alone is not a recovery: waits for the frame, then times out', async () => {
+    const up = await upstream({ behaviour: { mode: 'ack-only' } });
+    up.putRange(1n, 1n, 1n);
+    const { client: c } = client({ upstreams: [up.endpoint], timeoutMs: 50 });
+    c.enqueue({ hashKey: 1n, startSeq: 1n });
+    await c.onIdle();
+    expect(c.stats()).toMatchObject({
+      recovered: 0,
+      failed: { exhausted: 1 },
+      transport: { acks: 1 },
+    });
+    expect(c.stats().upstreams[0]?.replies.timeout).toBe(1);
+  });
+
+  it('works over IPv4 and with a host name resolved through lookup', async () => {
+    const v4 = await upstream({ host: '127.0.0.1' });
+    v4.putRange(2n, 1n, 3n);
+    const asked: string[] = [];
+    const transport = new UdpTransport({
+      lookup: (host) => {
+        asked.push(host);
+        return Promise.resolve({ address: '127.0.0.1', family: 4 });
+      },
+    });
+    open.push({ close: () => transport.close() });
+    const { client: c } = client({ upstreams: [`upstream-a.test:${v4.port}`], transport });
+    c.enqueue({ hashKey: 2n, startSeq: 1n, endSeq: 3n });
+    await c.onIdle();
+    expect(c.stats().recovered).toBe(3);
+    expect(asked).toEqual(['upstream-a.test']); // resolved once, then reused
+  });
+
+  it('resolves localhost with the system resolver', async () => {
+    const v4 = await upstream({ host: '127.0.0.1' });
+    const v6 = await upstream({ host: '::1', port: v4.port });
+    v4.putRange(2n, 1n, 1n);
+    v6.putRange(2n, 1n, 1n);
+    const { client: c } = client({ upstreams: [`localhost:${v4.port}`] });
+    c.enqueue({ hashKey: 2n, startSeq: 1n });
+    await c.onIdle();
+    // localhost may resolve to either family; whichever it is, an emulator answers there.
+    expect(c.stats().recovered).toBe(1);
+    expect(v4.stats.nacks + v6.stats.nacks).toBe(1);
+    expect(c.stats().upstreams[0]?.replies.error).toBe(0);
+  });
+
+  it('reports an unresolvable host as an error reply and moves on', async () => {
+    const up = await upstream();
+    up.putRange(2n, 1n, 1n);
+    const transport = new UdpTransport({
+      lookup: () =>
+        Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' })),
+    });
+    const { client: c } = client({
+      upstreams: ['no-such-host.invalid:9300', up.endpoint],
+      transport,
+    });
+    open.push({ close: () => transport.close() });
+    c.enqueue({ hashKey: 2n, startSeq: 1n });
+    await c.onIdle();
+    expect(c.stats().recovered).toBe(1);
+    expect(c.stats().upstreams[0]?.replies.error).toBe(1);
+  });
+
+  it('source-binds to bindAddress', async () => {
+    const up = await upstream({ host: '127.0.0.1' });
+    up.putRange(1n, 1n, 1n);
+    const transport = new UdpTransport({ bindAddress: '127.0.0.1' });
+    open.push({ close: () => transport.close() });
+    const { client: c } = client({ upstreams: [up.endpoint], transport });
+    c.enqueue({ hashKey: 1n, startSeq: 1n });
+    await c.onIdle();
+    expect(up.received[0]?.from.address).toBe('127.0.0.1');
+    expect(c.stats().recovered).toBe(1);
+  });
+
+  it('releases every socket on close()', async () => {
+    const before = await settledHandles();
+    const up = await UpstreamEmulator.start({ behaviour: { mode: 'silent' } });
+    const c = new ProxyClient({
+      upstreams: [up.endpoint],
+      cache: new RecordingCache(),
+      retransmitter: new RecordingRetransmitter(),
+      workers: 8,
+      timeoutMs: 10_000,
+    });
+    for (let s = 0n; s < 20n; s++) c.enqueue({ hashKey: 1n, startSeq: s });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(udpHandles()).toBeGreaterThan(before);
+    await c.close();
+    await up.close();
+    expect(c.stats()).toMatchObject({ requests: 20, failed: { aborted: 20 } });
+    expect(await settledHandles()).toBe(before);
+  });
+});
