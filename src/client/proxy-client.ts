@@ -163,22 +163,15 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     }
     const base = gap.hashKey << 64n;
     const at = now();
+    // Room = free waiting slots plus idle workers (a job for an idle worker never waits).
+    const room =
+      this.options.queueDepth + this.options.workers - this.running - this.waiting.length;
     if (span > 1n) {
       let fresh = 0;
       for (let s = first; s <= last; s++) if (!this.active.has(base | s)) fresh++;
-      if (fresh > 0 && this.waiting.length + fresh > this.options.queueDepth) {
-        return this.drop(
-          'queue-full',
-          gap,
-          `queue holds ${this.waiting.length} of ${this.options.queueDepth}`,
-        );
-      }
-    } else if (this.waiting.length >= this.options.queueDepth && !this.active.has(base | first)) {
-      return this.drop(
-        'queue-full',
-        gap,
-        `queue holds ${this.waiting.length} of ${this.options.queueDepth}`,
-      );
+      if (fresh > room) return this.queueFull(gap);
+    } else if (room <= 0 && !this.active.has(base | first)) {
+      return this.queueFull(gap);
     }
     for (let s = first; s <= last; s++) this.admit(gap.hashKey, s, base | s, gap.subtreeId, at);
     this.recorder?.queueDepth?.(this.waiting.length);
@@ -410,6 +403,14 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.record('proxyInflightDedup');
     this.logger.debug({ hashKey: hex(hashKey), seq: seq.toString(), cause }, 'gap deduplicated');
     this.emitSafe('deduped', { hashKey, seq, cause });
+  }
+
+  private queueFull(gap: unknown): false {
+    return this.drop(
+      'queue-full',
+      gap,
+      `queue holds ${this.waiting.length} of ${this.options.queueDepth}`,
+    );
   }
 
   private drop(reason: DropReason, gap: unknown, message: string): false {

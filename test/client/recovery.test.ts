@@ -318,3 +318,14 @@ describe('close', () => {
     expect(h.client.closed).toBe(true);
   });
 });
+
+describe('queueDepth 0', () => {
+  it('still hands gaps to idle workers; only waiting is refused', async () => {
+    const h = harness({ workers: 2, queueDepth: 0, upstreams: [A] });
+    h.transport.intercept(A).serve().delay(5).persist();
+    const accepted = [1n, 2n, 3n].map((s) => h.client.enqueue({ hashKey: 1n, startSeq: s }));
+    expect(accepted).toEqual([true, true, false]);
+    await h.client.onIdle();
+    expect(h.client.stats()).toMatchObject({ recovered: 2, dropped: { 'queue-full': 1 } });
+  });
+});
