@@ -1,6 +1,6 @@
 /**
  * nack-proxy: cross-domain NACK proxy client for BRC-126 retry endpoints.
- * @packageDocumentation
+ * @module nack-proxy
  */
 export * from './wire/index.js';
 export { ProxyClient, type CloseOptions } from './client/proxy-client.js';

@@ -91,8 +91,12 @@ export type Component =
 
 /** Minimal structured logger (pino and console-like objects fit). */
 export interface Logger {
+  /** Per-gap detail: replies, recoveries, deduplications. */
   debug(obj: object, msg?: string): void;
+  /** A gap ended without a frame. */
   info(obj: object, msg?: string): void;
+  /** An injected component failed; the client goes on. */
   warn(obj: object, msg?: string): void;
+  /** An event listener threw. */
   error(obj: object, msg?: string): void;
 }

@@ -26,6 +26,7 @@ export class FailureMemory {
   }
 
   has(key: bigint, now: number): boolean {
+    if (this.entries.size === 0) return false;
     this.prune(now);
     const until = this.entries.get(key);
     return until !== undefined && until > now;

@@ -1,16 +1,19 @@
-import type { FrameHeader } from '../wire/frame.js';
 import { matchFrame } from '../wire/match.js';
+import { frameFacts, type FrameFacts } from '../wire/fast.js';
 import type { Reply, Transport } from '../transport/transport.js';
+import type { Deadlines, Timed } from '../transport/deadlines.js';
 import type { UpstreamHealth, ReplyKind } from './health.js';
 import type { ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
+import { toError } from './guard.js';
 
 /** What the upstream walk for one gap produced. */
 export type FetchResult =
   | {
       kind: 'frame';
       frame: Uint8Array;
-      header: FrameHeader;
+      /** What re-caching and retransmitting need from the header (a `FrameHeader` fits). */
+      header: FrameFacts;
       upstream: string;
       hedged: boolean;
       attempts: number;
@@ -23,6 +26,21 @@ export interface FetchContext {
   readonly health: UpstreamHealth;
   readonly options: ResolvedOptions;
   readonly counters: Counters;
+  /**
+   * Walks in progress. The client ends them with {@link FetchHandle.abortNow} when it
+   * closes, instead of each walk listening on the shutdown signal.
+   */
+  readonly inflight: Set<FetchHandle>;
+  /** Gap deadlines of the walks in progress (one timer for all of them). */
+  readonly deadlines: Deadlines;
+  /**
+   * The transport is the library's own UdpTransport, which always settles within the
+   * attempt's timeout with a well-formed Reply: its exchanges skip the per-attempt watchdog
+   * timer and Reply check that guard a host's transport.
+   */
+  readonly trustedTransport: boolean;
+  /** Receives the result of the walk started with `token` (exactly once). */
+  walked(token: unknown, result: FetchResult): void;
   now(): number;
   /** One reply from one upstream (for metrics and logs). */
   onReply(upstream: string, kind: ReplyKind, hashKey: bigint, seq: bigint): void;
@@ -30,163 +48,323 @@ export interface FetchContext {
   onTransportFault(error: unknown, upstream: string, hashKey: bigint, seq: bigint): void;
 }
 
+/** A walk in progress, as the client sees it. */
+export interface FetchHandle {
+  /** Ends the walk at once as `aborted` (the client is closing). */
+  abortNow(): void;
+}
+
 interface Attempt {
   readonly upstream: string;
   readonly hedged: boolean;
-  readonly abort: AbortController;
+  /** Only hedged walks give each attempt its own controller (to cancel the loser). */
+  readonly abort: AbortController | undefined;
+  readonly signal: AbortSignal;
+  /** When the current exchange was sent (for the RTT sample). */
+  sentAt: number;
+  /** THROTTLED holds honoured on this upstream. */
+  throttles: number;
 }
 
 type AttemptResult =
-  | { kind: 'frame'; frame: Uint8Array; header: FrameHeader }
+  | { kind: 'frame'; frame: Uint8Array; header: FrameFacts }
   | { kind: 'miss' | 'timeout' | 'error' | 'throttled' | 'aborted' };
+
+const RESULT = {
+  miss: { kind: 'miss' },
+  timeout: { kind: 'timeout' },
+  error: { kind: 'error' },
+  throttled: { kind: 'throttled' },
+  aborted: { kind: 'aborted' },
+} as const satisfies Record<string, AttemptResult>;
 
 /**
  * Walks the upstreams for one gap: in health order, at most `maxEndpoints`, one at a time
  * unless hedging starts the next in parallel; THROTTLED holds and re-asks the same upstream;
- * MISS, timeout and errors move on. Settles on the first valid frame, when every upstream
- * has answered without one, at the gap's deadline, or when `signal` aborts.
+ * MISS, timeout and errors move on. Ends on the first valid frame, when every upstream
+ * has answered without one, at the gap's deadline, or when `signal` aborts (the client
+ * calls {@link FetchHandle.abortNow} on every walk in `ctx.inflight` when it aborts it),
+ * by calling `ctx.walked(token, result)` once. No Promise per walk: the client hands a
+ * token (its job) and gets it back.
+ *
+ * Without hedging, attempts run one at a time and are handed `signal` itself: no
+ * AbortController per attempt. An attempt still running at the deadline is not aborted;
+ * its wait was capped at the time left, so it ends by itself, and its reply is ignored.
  */
-export function fetchFrame(
+export function startWalk(
   ctx: FetchContext,
+  token: unknown,
   hashKey: bigint,
   seq: bigint,
   nack: Uint8Array,
   signal: AbortSignal,
   deadlineAt: number,
-): Promise<FetchResult> {
-  const { options, health, counters } = ctx;
-  const order = health.order(options.maxEndpoints, ctx.now());
-  const running = new Set<Attempt>();
-  let next = 0;
-  let attempts = 0;
-  let done = false;
-  let hedgeTimer: NodeJS.Timeout | undefined;
-  let deadlineTimer: NodeJS.Timeout | undefined;
+): void {
+  new Walk(ctx, token, hashKey, seq, nack, signal, deadlineAt).start();
+}
 
-  return new Promise<FetchResult>((resolve) => {
-    const finish = (result: FetchResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(hedgeTimer);
-      clearTimeout(deadlineTimer);
-      signal.removeEventListener('abort', onAbort);
-      for (const a of running) a.abort.abort();
-      for (let i = next; i < order.length; i++) health.release(order[i] as string);
-      resolve(result);
-    };
-    const onAbort = (): void => finish({ kind: 'aborted', attempts });
-    if (signal.aborted) {
-      next = 0;
-      finish({ kind: 'aborted', attempts });
+class Walk implements FetchHandle, Timed {
+  private readonly order: readonly string[];
+  private readonly hedging: boolean;
+  private readonly running: Attempt[] = [];
+  private next = 0;
+  private attempts = 0;
+  private done = false;
+  private hedgeTimer: NodeJS.Timeout | undefined;
+  earlier: Timed | undefined = undefined;
+  later: Timed | undefined = undefined;
+  queued = false;
+
+  constructor(
+    private readonly ctx: FetchContext,
+    private readonly token: unknown,
+    private readonly hashKey: bigint,
+    private readonly seq: bigint,
+    private readonly nack: Uint8Array,
+    private readonly signal: AbortSignal,
+    readonly deadlineAt: number,
+  ) {
+    this.order = ctx.health.order(ctx.options.maxEndpoints, ctx.now());
+    this.hedging = ctx.options.hedgeAfterMs !== undefined;
+  }
+
+  start(): void {
+    if (this.signal.aborted) {
+      this.finish({ kind: 'aborted', attempts: 0 });
       return;
     }
-    signal.addEventListener('abort', onAbort, { once: true });
-    deadlineTimer = setTimeout(
-      () => finish({ kind: 'deadline', attempts }),
-      Math.max(0, deadlineAt - ctx.now()),
-    );
+    this.ctx.inflight.add(this);
+    this.ctx.deadlines.add(this);
+    this.launch(false);
+  }
 
-    const launch = (hedged: boolean): boolean => {
-      if (next >= order.length) return false;
-      const attempt: Attempt = {
-        upstream: order[next++] as string,
-        hedged,
-        abort: new AbortController(),
-      };
-      running.add(attempt);
-      if (hedged) counters.hedges++;
-      void runUpstream(attempt).then((r) => settle(attempt, r));
-      armHedge(attempt.upstream);
-      return true;
+  abortNow(): void {
+    this.finish({ kind: 'aborted', attempts: this.attempts });
+  }
+
+  /** The gap's deadline passed. */
+  expire(): void {
+    this.finish({ kind: 'deadline', attempts: this.attempts });
+  }
+
+  /** Hedge timer. */
+  hedge(): void {
+    if (!this.done) this.launch(true);
+  }
+
+  private finish(result: FetchResult): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.hedgeTimer);
+    this.ctx.deadlines.remove(this);
+    this.ctx.inflight.delete(this);
+    for (const a of this.running) a.abort?.abort();
+    const { order, ctx } = this;
+    for (let i = this.next; i < order.length; i++) ctx.health.release(order[i] as string);
+    ctx.walked(this.token, result);
+  }
+
+  private launch(hedged: boolean): boolean {
+    if (this.next >= this.order.length) return false;
+    const upstream = this.order[this.next++] as string;
+    const abort = this.hedging ? new AbortController() : undefined;
+    const attempt: Attempt = {
+      upstream,
+      hedged,
+      abort,
+      signal: abort?.signal ?? this.signal,
+      sentAt: 0,
+      throttles: 0,
     };
+    this.running.push(attempt);
+    if (hedged) this.ctx.counters.hedges++;
+    void this.drive(attempt);
+    this.armHedge(upstream);
+    return true;
+  }
 
-    const armHedge = (upstream: string): void => {
-      clearTimeout(hedgeTimer);
-      const after = options.hedgeAfterMs;
-      if (after === undefined || next >= order.length) return;
-      const delay = after === 'adaptive' ? health.hedgeDelay(upstream) : after;
-      hedgeTimer = setTimeout(() => {
-        if (!done) launch(true);
-      }, delay);
-    };
+  private armHedge(upstream: string): void {
+    clearTimeout(this.hedgeTimer);
+    const after = this.ctx.options.hedgeAfterMs;
+    if (after === undefined || this.next >= this.order.length) return;
+    const delay = after === 'adaptive' ? this.ctx.health.hedgeDelay(upstream) : after;
+    this.hedgeTimer = setTimeout(onHedge, delay, this);
+  }
 
-    const settle = (attempt: Attempt, r: AttemptResult): void => {
-      running.delete(attempt);
-      if (done) return;
-      if (r.kind === 'frame') {
-        if (attempt.hedged) counters.hedgeWins++;
-        const { frame, header } = r;
-        finish({
-          kind: 'frame',
-          frame,
-          header,
-          upstream: attempt.upstream,
-          hedged: attempt.hedged,
-          attempts,
-        });
-        return;
-      }
-      if (running.size > 0) return; // a hedge is still asking
-      clearTimeout(hedgeTimer);
-      if (!launch(false)) finish({ kind: 'exhausted', attempts });
-    };
-
-    const runUpstream = async (attempt: Attempt): Promise<AttemptResult> => {
-      const { upstream } = attempt;
-      const sig = attempt.abort.signal;
-      let throttles = 0;
+  /**
+   * Asks one upstream until it answers, honouring THROTTLED holds, then settles. The async
+   * part is only the waiting; sending and judging a reply are plain methods.
+   */
+  private async drive(attempt: Attempt): Promise<void> {
+    let r: AttemptResult | number;
+    try {
       for (;;) {
-        const remaining = deadlineAt - ctx.now();
-        if (remaining <= 0 || sig.aborted) return { kind: 'aborted' };
-        const timeoutMs = Math.max(1, Math.min(health.attemptTimeout(upstream), remaining));
-        attempts++;
-        counters.attempts++;
-        const started = ctx.now();
-        let reply: Reply;
+        const sending = this.send(attempt);
+        if (sending === undefined) {
+          r = RESULT.aborted;
+          break;
+        }
+        let reply: Reply | Error;
         try {
-          reply = await ctx.transport.exchange(upstream, nack, {
-            timeoutMs,
-            signal: sig,
-            hashKey,
-            seq,
-          });
+          reply = await sending;
         } catch (err) {
-          ctx.onTransportFault(err, upstream, hashKey, seq);
-          reply = { kind: 'error', code: 'exception' };
+          reply = toError(err);
         }
-        if (sig.aborted) return { kind: 'aborted' };
-        const ended = ctx.now();
-        let kind: ReplyKind;
-        let header: FrameHeader | undefined;
-        if (reply.kind === 'frame') {
-          const m = matchFrame(reply.frame, hashKey, seq);
-          if (typeof m === 'string') {
-            counters.invalidFrames++;
-            kind = 'error';
-          } else {
-            header = m;
-            kind = 'frame';
-          }
-        } else {
-          kind = reply.kind;
+        r = this.judge(attempt, reply);
+        if (typeof r !== 'number') break;
+        if (!(await sleep(r, attempt.signal))) {
+          r = RESULT.aborted;
+          break;
         }
-        health.record(upstream, kind, ended - started, ended);
-        ctx.onReply(upstream, kind, hashKey, seq);
-        if (header !== undefined && reply.kind === 'frame') {
-          return { kind: 'frame', frame: reply.frame, header };
-        }
-        if (reply.kind === 'throttled' && throttles < options.maxThrottleRetries) {
-          throttles++;
-          counters.throttleHolds++;
-          const hold = Math.min(reply.backoffMs, deadlineAt - ctx.now());
-          if (!(await sleep(hold, sig))) return { kind: 'aborted' };
-          continue;
-        }
-        return { kind: kind === 'frame' ? 'error' : kind };
       }
-    };
+    } catch {
+      r = RESULT.error; // a throwing metrics hook or logger: treat like a failed attempt
+    }
+    this.settle(attempt, r);
+  }
 
-    launch(false);
+  private settle(attempt: Attempt, r: AttemptResult): void {
+    const running = this.running;
+    const i = running.indexOf(attempt);
+    if (i >= 0) running.splice(i, 1);
+    if (this.done) return;
+    if (r.kind === 'frame') {
+      if (attempt.hedged) this.ctx.counters.hedgeWins++;
+      this.finish({
+        kind: 'frame',
+        frame: r.frame,
+        header: r.header,
+        upstream: attempt.upstream,
+        hedged: attempt.hedged,
+        attempts: this.attempts,
+      });
+      return;
+    }
+    if (running.length > 0) return; // a hedge is still asking
+    // The attempt may notice the deadline before the deadline timer runs (a busy event
+    // loop fires timers late): that is still a deadline, not an exhausted walk.
+    if (this.ctx.now() >= this.deadlineAt) {
+      this.finish({ kind: 'deadline', attempts: this.attempts });
+      return;
+    }
+    clearTimeout(this.hedgeTimer);
+    if (!this.launch(false)) this.finish({ kind: 'exhausted', attempts: this.attempts });
+  }
+
+  /** Sends the NACK to the attempt's upstream; undefined when the attempt must not start. */
+  private send(attempt: Attempt): Promise<Reply | Error> | undefined {
+    const { ctx, hashKey, seq } = this;
+    const { upstream, signal } = attempt;
+    const started = ctx.now();
+    const remaining = this.deadlineAt - started;
+    if (remaining <= 0 || signal.aborted || this.done) return undefined;
+    const timeoutMs = Math.max(1, Math.min(ctx.health.attemptTimeout(upstream), remaining));
+    this.attempts++;
+    ctx.counters.attempts++;
+    attempt.sentAt = started;
+    if (ctx.trustedTransport) {
+      return ctx.transport.exchange(upstream, this.nack, { timeoutMs, signal, hashKey, seq });
+    }
+    // A transport that throws, rejects, resolves something that is not a Reply, or has
+    // not settled by timeoutMs + componentTimeoutMs is a fault: the walk moves on.
+    return awaitReply(
+      () => ctx.transport.exchange(upstream, this.nack, { timeoutMs, signal, hashKey, seq }),
+      timeoutMs + ctx.options.componentTimeoutMs,
+    );
+  }
+
+  /**
+   * Judges one reply: records it, then the attempt's result, or the hold in ms before
+   * asking the same upstream again (THROTTLED).
+   */
+  private judge(attempt: Attempt, answer: Reply | Error): AttemptResult | number {
+    const { ctx, hashKey, seq } = this;
+    const { options, health, counters } = ctx;
+    const { upstream, signal } = attempt;
+    if (signal.aborted || this.done) return RESULT.aborted;
+    let reply: Reply;
+    if (answer instanceof Error) {
+      ctx.onTransportFault(answer, upstream, hashKey, seq);
+      reply = { kind: 'error', code: 'exception' };
+    } else {
+      reply = answer;
+    }
+    const ended = ctx.now();
+    let kind: ReplyKind;
+    let header: FrameFacts | undefined;
+    if (reply.kind === 'frame' && ctx.trustedTransport) {
+      // UdpTransport delivers only frames it checked as matchFrame would.
+      header = frameFacts(reply.frame);
+      kind = 'frame';
+    } else if (reply.kind === 'frame') {
+      const m = matchFrame(reply.frame, hashKey, seq);
+      if (typeof m === 'string') {
+        counters.invalidFrames++;
+        kind = 'error';
+      } else {
+        header = m;
+        kind = 'frame';
+      }
+    } else {
+      kind = reply.kind;
+    }
+    health.record(upstream, kind, ended - attempt.sentAt, ended);
+    ctx.onReply(upstream, kind, hashKey, seq);
+    if (header !== undefined && reply.kind === 'frame') {
+      return { kind: 'frame', frame: reply.frame, header };
+    }
+    if (reply.kind === 'throttled' && attempt.throttles < options.maxThrottleRetries) {
+      attempt.throttles++;
+      counters.throttleHolds++;
+      return Math.min(reply.backoffMs, this.deadlineAt - ctx.now());
+    }
+    return RESULT[kind === 'frame' ? 'error' : kind];
+  }
+}
+
+function onHedge(walk: Walk): void {
+  walk.hedge();
+}
+
+const REPLY_KINDS: ReadonlySet<unknown> = new Set([
+  'frame',
+  'miss',
+  'throttled',
+  'timeout',
+  'error',
+]);
+
+/**
+ * Runs one exchange: its Reply, or an Error when it threw, rejected, resolved a value that
+ * is not a Reply, or did not settle within `ms` (a hung transport never stalls a walk).
+ */
+function awaitReply(run: () => Promise<Reply>, ms: number): Promise<Reply | Error> {
+  return new Promise((resolve) => {
+    let pending: Promise<Reply>;
+    try {
+      pending = run();
+    } catch (err) {
+      resolve(toError(err));
+      return;
+    }
+    const timer = setTimeout(
+      () => resolve(new Error(`transport.exchange did not settle within ${ms} ms`)),
+      ms,
+    );
+    Promise.resolve(pending).then(
+      (reply: unknown) => {
+        clearTimeout(timer);
+        const ok =
+          typeof reply === 'object' &&
+          reply !== null &&
+          REPLY_KINDS.has((reply as { kind?: unknown }).kind);
+        resolve(ok ? (reply as Reply) : new Error('transport.exchange resolved a non-Reply'));
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        resolve(toError(err));
+      },
+    );
   });
 }
 

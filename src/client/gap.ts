@@ -1,4 +1,5 @@
 import { SUBTREE_ID_SIZE, UINT64_MAX } from '../wire/constants.js';
+import { isZeroId } from '../wire/fast.js';
 
 /**
  * A missing frame, or a range of them, to recover. A decoded NACK (`decodeNack`) is a Gap.
@@ -46,4 +47,37 @@ export function gapProblem(value: unknown): string | undefined {
     return `gap.flags must be an integer 0..255`;
   }
   return undefined;
+}
+
+/**
+ * Reads each field of `value` once into a plain Gap (copying `subtreeId`) and validates
+ * that copy, so getters, proxies or later mutation cannot change a gap between its check
+ * and its use. Returns the copy, or why it is unusable. Never throws.
+ */
+export function readGap(value: unknown): Gap | string {
+  if (typeof value !== 'object' || value === null) return gapProblem(value) ?? 'not a gap';
+  let copy: Record<string, unknown>;
+  try {
+    const g = value as Record<string, unknown>;
+    const st = g.subtreeId;
+    copy = {
+      hashKey: g.hashKey,
+      startSeq: g.startSeq,
+      endSeq: g.endSeq,
+      subtreeId: st instanceof Uint8Array ? copyId(st) : st,
+      flags: g.flags,
+    };
+  } catch {
+    return 'gap could not be read (a getter or proxy threw)';
+  }
+  return gapProblem(copy) ?? (copy as unknown as Gap);
+}
+
+/**
+ * A private copy of a SubtreeID. An all-zero ID means "unset" on the wire and is encoded
+ * the same as none, so it is dropped: nothing to copy, nothing held per queued gap.
+ */
+function copyId(id: Uint8Array): Uint8Array | undefined {
+  if (id.length === SUBTREE_ID_SIZE && isZeroId(id)) return undefined;
+  return new Uint8Array(id);
 }

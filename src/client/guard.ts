@@ -18,13 +18,33 @@ export async function guard<T>(
   timeoutMs: number,
   fn: () => MaybePromise<T>,
 ): Promise<Guarded<T>> {
+  return guardNow(what, timeoutMs, fn);
+}
+
+const OK_VOID: Guarded<undefined> = Object.freeze({ ok: true, value: undefined });
+
+/**
+ * Like {@link guard}, but a synchronous result comes back synchronously (no Promise, no
+ * microtask hop): callers `await` only when they get a Promise.
+ */
+export function guardNow<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => MaybePromise<T>,
+): Guarded<T> | Promise<Guarded<T>> {
   let result: MaybePromise<T>;
   try {
     result = fn();
   } catch (err) {
     return { ok: false, error: toError(err) };
   }
-  if (!isThenable(result)) return { ok: true, value: result };
+  if (!isThenable(result)) {
+    return result === undefined ? (OK_VOID as Guarded<T>) : { ok: true, value: result };
+  }
+  return within(what, timeoutMs, result);
+}
+
+async function within<T>(what: string, timeoutMs: number, result: Promise<T>): Promise<Guarded<T>> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Guarded<T>>((resolve) => {
     timer = setTimeout(

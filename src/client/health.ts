@@ -36,6 +36,9 @@ class Upstream {
 export class UpstreamHealth {
   private readonly list: Upstream[];
   private readonly byName = new Map<string, Upstream>();
+  /** Upstreams currently demoted; while 0, `order` returns a shared, precomputed list. */
+  private demotedCount = 0;
+  private healthyOrder: { max: number; names: readonly string[] } | undefined;
 
   constructor(
     upstreams: readonly string[],
@@ -49,7 +52,13 @@ export class UpstreamHealth {
    * Upstreams to try for one gap, best first, at most `max`. A demoted upstream whose
    * cooldown has passed is handed to exactly one caller as a probe (in its normal place).
    */
-  order(max: number, now: number): string[] {
+  order(max: number, now: number): readonly string[] {
+    if (this.demotedCount === 0) {
+      if (this.healthyOrder?.max !== max) {
+        this.healthyOrder = { max, names: this.list.slice(0, max).map((u) => u.name) };
+      }
+      return this.healthyOrder.names;
+    }
     const healthy: string[] = [];
     const demoted: string[] = [];
     for (const u of this.list) {
@@ -103,13 +112,17 @@ export class UpstreamHealth {
       const wasProbe = u.probing;
       u.probing = false;
       if (wasProbe || u.demoted || u.consecutiveFailures >= this.settings.demoteAfter) {
-        if (!u.demoted) u.demotions++;
+        if (!u.demoted) {
+          u.demotions++;
+          this.demotedCount++;
+        }
         u.demoted = true;
         u.demotedUntil = now + this.settings.demoteCooldownMs;
       }
       return;
     }
     u.consecutiveFailures = 0;
+    if (u.demoted) this.demotedCount--;
     u.demoted = false;
     u.probing = false;
     if (kind !== 'throttled') this.sample(u, rttMs);

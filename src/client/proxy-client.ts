@@ -1,10 +1,10 @@
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
-import PQueue from 'p-queue';
-import { FLAG_PROXIED } from '../wire/constants.js';
-import { encodeNack, isProxied } from '../wire/nack.js';
-import { cacheKey } from '../wire/key.js';
+import { isProxied } from '../wire/nack.js';
+import { fastCacheKey, proxiedNack } from '../wire/fast.js';
 import type { Transport } from '../transport/transport.js';
 import { UdpTransport } from '../transport/udp.js';
+import { Deadlines } from '../transport/deadlines.js';
 import type {
   Cache,
   Component,
@@ -18,10 +18,10 @@ import type {
 } from './components.js';
 import type { ProxyClientEvents } from './events.js';
 import { FailureMemory } from './failure-memory.js';
-import { fetchFrame, type FetchContext } from './fetch.js';
+import { startWalk, type FetchContext, type FetchResult } from './fetch.js';
 import { Fifo } from './fifo.js';
-import { gapProblem, type Gap } from './gap.js';
-import { guard, toError } from './guard.js';
+import { readGap, type Gap } from './gap.js';
+import { guard, guardNow, toError, type Guarded } from './guard.js';
 import { UpstreamHealth, type ReplyKind } from './health.js';
 import { resolveOptions, type ProxyClientOptions, type ResolvedOptions } from './options.js';
 import { Counters, total, type ProxyStats } from './stats.js';
@@ -30,9 +30,29 @@ import { Counters, total, type ProxyStats } from './stats.js';
 interface Job {
   readonly hashKey: bigint;
   readonly seq: bigint;
-  readonly key: bigint;
   readonly subtreeId: Uint8Array | undefined;
   readonly enqueuedAt: number;
+}
+
+/**
+ * Jobs queued or in flight for one flow, by sequence number. Keyed per flow, not by a
+ * 128-bit `hashKey << 64 | seq` bigint, so a lookup allocates nothing; the flow's hashKey
+ * is shared by its jobs (decoded NACKs each carry their own bigint).
+ */
+class Flow {
+  readonly jobs = new Map<bigint, Job>();
+  constructor(readonly hashKey: bigint) {}
+}
+
+/** A walk that produced a frame. */
+type FrameResult = Extract<FetchResult, { kind: 'frame' }>;
+
+/** Empty flows kept for reuse before they are deleted. */
+const IDLE_FLOWS = 64;
+
+/** The FailureMemory key of a gap. */
+function failureKey(hashKey: bigint, seq: bigint): bigint {
+  return (hashKey << 64n) | seq;
 }
 
 /** Options of {@link ProxyClient.close}. */
@@ -46,6 +66,24 @@ export interface CloseOptions {
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Wraps the host's logger so a throwing log call never breaks `enqueue()` or a job. */
+function safeLogger(logger: Logger): Logger {
+  const level =
+    (name: keyof Logger) =>
+    (obj: object, msg?: string): void => {
+      try {
+        if (msg === undefined) logger[name](obj);
+        else logger[name](obj, msg);
+      } catch {
+        // A logger cannot report its own failure; the outcome events still go out.
+      }
+    };
+  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
+}
+
+/** The Recorder hooks, required and optional. */
+type RecorderHook = keyof Recorder;
 const now = (): number => performance.now();
 
 function hex(n: bigint): string {
@@ -77,15 +115,18 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private readonly deduper: Deduper | undefined;
   private readonly recorder: Recorder | undefined;
   private readonly logger: Logger;
+  /** A host logger was given (without one, log records are not even built). */
+  private readonly logs: boolean;
+  /** `maxRangeSpan` as a bigint, made once. */
+  private readonly maxSpan: bigint;
   private readonly transport: Transport;
   private readonly ownsTransport: boolean;
   private readonly counters = new Counters();
   private readonly health: UpstreamHealth;
   private readonly failures: FailureMemory;
   private readonly waiting = new Fifo<Job>();
-  /** Jobs queued or in flight, by `hashKey << 64 | seq`, for local coalescing. */
-  private readonly active = new Map<bigint, Job>();
-  private readonly workers: PQueue;
+  /** Jobs queued or in flight, by flow then sequence number, for local coalescing. */
+  private readonly active = new Map<bigint, Flow>();
   private readonly shutdown = new AbortController();
   private readonly fetchContext: FetchContext;
   private running = 0;
@@ -100,17 +141,24 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.retransmitter = options.retransmitter;
     this.deduper = options.deduper;
     this.recorder = options.recorder;
-    this.logger = options.logger ?? SILENT;
+    this.logger = safeLogger(options.logger ?? SILENT);
+    this.logs = options.logger !== undefined;
+    this.maxSpan = BigInt(this.options.maxRangeSpan);
+    // Attempts share the shutdown signal; a custom transport may listen on it per exchange.
+    setMaxListeners(0, this.shutdown.signal);
     this.ownsTransport = options.transport === undefined;
     this.transport = options.transport ?? new UdpTransport();
     this.health = new UpstreamHealth(this.options.upstreams, this.options);
     this.failures = new FailureMemory(this.options.failureMemoryMs, this.options.failureMemorySize);
-    this.workers = new PQueue({ concurrency: this.options.workers });
     this.fetchContext = {
       transport: this.transport,
       health: this.health,
       options: this.options,
       counters: this.counters,
+      inflight: new Set(),
+      deadlines: new Deadlines(now),
+      trustedTransport: Object.getPrototypeOf(this.transport) === UdpTransport.prototype,
+      walked: (job, result) => this.walked(job as Job, result),
       now,
       onReply: (upstream, kind, hashKey, seq) => this.onReply(upstream, kind, hashKey, seq),
       onTransportFault: (err, upstream, hashKey, seq) =>
@@ -140,41 +188,48 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
    * @returns true when accepted (it will end in `recovered`, `failed` or `deduped` for each
    *   sequence number); false when refused, with a `dropped` event saying why.
    */
-  enqueue(gap: Gap): boolean {
-    if (this.closing !== undefined) return this.drop('closed', gap, 'the client is closed');
-    const problem = gapProblem(gap);
-    if (problem !== undefined) return this.drop('invalid', gap, problem);
+  enqueue(input: Gap): boolean {
+    if (this.closing !== undefined) return this.drop('closed', input, 'the client is closed');
+    // Validate and use one plain copy: a getter cannot answer differently after the check.
+    const gap = readGap(input);
+    if (typeof gap === 'string') return this.drop('invalid', input, gap);
     if (isProxied(gap.flags)) {
       return this.drop(
         'proxied',
-        gap,
+        input,
         'a proxied NACK is served from the local cache and never proxied again',
       );
     }
     const first = gap.startSeq;
     const last = gap.endSeq ?? first;
-    const span = last - first + 1n;
-    if (span > BigInt(this.options.maxRangeSpan)) {
+    const span = last === first ? 1n : last - first + 1n;
+    if (span > this.maxSpan) {
       return this.drop(
         'range-too-large',
-        gap,
+        input,
         `range of ${span} sequence numbers exceeds maxRangeSpan ${this.options.maxRangeSpan}`,
       );
     }
-    const base = gap.hashKey << 64n;
-    const at = now();
+    let flow = this.active.get(gap.hashKey);
     // Room = free waiting slots plus idle workers (a job for an idle worker never waits).
     const room =
       this.options.queueDepth + this.options.workers - this.running - this.waiting.length;
     if (span > 1n) {
       let fresh = 0;
-      for (let s = first; s <= last; s++) if (!this.active.has(base | s)) fresh++;
-      if (fresh > room) return this.queueFull(gap);
-    } else if (room <= 0 && !this.active.has(base | first)) {
-      return this.queueFull(gap);
+      for (let s = first; s <= last; s++) if (flow?.jobs.has(s) !== true) fresh++;
+      if (fresh > room) return this.queueFull(input);
+    } else if (room <= 0 && flow?.jobs.has(first) !== true) {
+      return this.queueFull(input);
     }
-    for (let s = first; s <= last; s++) this.admit(gap.hashKey, s, base | s, gap.subtreeId, at);
-    this.recorder?.queueDepth?.(this.waiting.length);
+    if (flow === undefined) {
+      flow = new Flow(gap.hashKey);
+      this.active.set(gap.hashKey, flow);
+    }
+    const at = now();
+    if (span === 1n) this.admit(flow, first, gap.subtreeId, at);
+    else for (let s = first; s <= last; s++) this.admit(flow, s, gap.subtreeId, at);
+    if (flow.jobs.size === 0 && this.active.size > IDLE_FLOWS) this.active.delete(flow.hashKey);
+    this.record('queueDepth', this.waiting.length);
     this.pump();
     return true;
   }
@@ -223,14 +278,14 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private async shutdownNow(drain: boolean): Promise<void> {
     if (!drain) {
       for (const job of this.waiting.drain()) {
-        this.active.delete(job.key);
+        this.deactivate(job);
         this.fail(job, 'aborted', 0);
       }
       this.shutdown.abort();
+      for (const walk of [...this.fetchContext.inflight]) walk.abortNow();
       this.checkIdle();
     }
     await this.onIdle();
-    await this.workers.onIdle();
     if (this.ownsTransport && this.transport.close !== undefined) {
       const transport = this.transport;
       const closed = await guard('transport.close', this.options.componentTimeoutMs, () =>
@@ -240,26 +295,34 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     }
   }
 
-  private admit(
-    hashKey: bigint,
-    seq: bigint,
-    key: bigint,
-    subtreeId: Uint8Array | undefined,
-    at: number,
-  ): void {
+  private admit(flow: Flow, seq: bigint, subtreeId: Uint8Array | undefined, at: number): void {
+    const hashKey = flow.hashKey;
     this.counters.requests++;
     this.record('proxyRequest');
-    if (this.active.has(key)) {
+    if (flow.jobs.has(seq)) {
       this.dedup(hashKey, seq, 'coalesced');
       return;
     }
-    if (this.failures.has(key, at)) {
-      this.fail({ hashKey, seq, key, subtreeId, enqueuedAt: at }, 'recent-failure', 0);
+    if (this.failures.size > 0 && this.failures.has(failureKey(hashKey, seq), at)) {
+      this.fail({ hashKey, seq, subtreeId, enqueuedAt: at }, 'recent-failure', 0);
       return;
     }
-    const job: Job = { hashKey, seq, key, subtreeId, enqueuedAt: at };
-    this.active.set(key, job);
+    const job: Job = { hashKey, seq, subtreeId, enqueuedAt: at };
+    flow.jobs.set(seq, job);
     this.waiting.push(job);
+  }
+
+  /** True while `job` is the queued or running job for its gap. */
+  private isActive(job: Job): boolean {
+    return this.active.get(job.hashKey)?.jobs.get(job.seq) === job;
+  }
+
+  /** Forgets `job` for coalescing (its gap may be enqueued again). */
+  private deactivate(job: Job): void {
+    const flow = this.active.get(job.hashKey);
+    if (flow === undefined || flow.jobs.get(job.seq) !== job) return;
+    flow.jobs.delete(job.seq);
+    if (flow.jobs.size === 0 && this.active.size > IDLE_FLOWS) this.active.delete(job.hashKey);
   }
 
   private pump(): void {
@@ -267,14 +330,15 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       const job = this.waiting.shift();
       if (job === undefined) break;
       this.running++;
-      void this.workers
-        .add(() => this.run(job))
-        .finally(() => {
-          this.running--;
-          this.pump();
-          this.checkIdle();
-        });
+      this.start(job);
     }
+  }
+
+  /** A running job has its outcome: frees its worker slot. */
+  private end(): void {
+    this.running--;
+    this.pump();
+    this.checkIdle();
   }
 
   private checkIdle(): void {
@@ -285,101 +349,181 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.emitSafe('idle');
   }
 
-  /** Runs one job to exactly one outcome. Never rejects. */
-  private async run(job: Job): Promise<void> {
-    const { hashKey, seq } = job;
-    const o = this.options;
+  /**
+   * Starts one job. It reaches exactly one outcome, then calls `end()` once. Never throws.
+   * No Promise or async frame per job on the common path: the walk calls `walked` back.
+   */
+  private start(job: Job): void {
+    const started = now();
+    if (this.deduper !== undefined) {
+      void this.claimThenWalk(job, this.deduper, started);
+      return;
+    }
     try {
-      const started = now();
-      const key = cacheKey(hashKey, seq);
-      if (this.deduper !== undefined) {
-        const deduper = this.deduper;
-        const claim = await guard('deduper.setNX', o.componentTimeoutMs, () =>
-          deduper.setNX(key, '1', o.dedupWindowMs),
-        );
-        if (!claim.ok) this.fault('deduper', 'setNX', claim.error, { hashKey, seq });
-        else if (claim.value === false) {
-          this.active.delete(job.key);
-          this.dedup(hashKey, seq, 'claim-lost');
-          return;
-        }
-      }
-      if (this.shutdown.signal.aborted) {
-        this.active.delete(job.key);
-        this.fail(job, 'aborted', 0);
+      this.walk(job, started);
+    } catch (err) {
+      this.crashed(job, err);
+      this.end();
+    }
+  }
+
+  private async claimThenWalk(job: Job, deduper: Deduper, started: number): Promise<void> {
+    try {
+      // Always a microtask hop, so a run of lost claims never recurses through end().
+      if (!(await this.claim(job, deduper))) {
+        this.end();
         return;
       }
-      const nack = encodeNack({
-        hashKey,
-        startSeq: seq,
-        endSeq: seq,
-        subtreeId: job.subtreeId,
-        flags: FLAG_PROXIED,
+      this.walk(job, started);
+    } catch (err) {
+      this.crashed(job, err);
+      this.end();
+    }
+  }
+
+  private walk(job: Job, started: number): void {
+    if (this.shutdown.signal.aborted) {
+      this.deactivate(job);
+      this.fail(job, 'aborted', 0);
+      this.end();
+      return;
+    }
+    startWalk(
+      this.fetchContext,
+      job,
+      job.hashKey,
+      job.seq,
+      proxiedNack(job.hashKey, job.seq, job.subtreeId),
+      this.shutdown.signal,
+      started + this.options.gapDeadlineMs,
+    );
+  }
+
+  /** The walk for `job` ended: deliver the frame (or fail), then free the worker. */
+  private walked(job: Job, result: FetchResult): void {
+    let delivering: void | Promise<void> = undefined;
+    try {
+      delivering = this.deliver(job, result);
+    } catch (err) {
+      this.crashed(job, err);
+    }
+    if (delivering === undefined) {
+      this.end();
+      return;
+    }
+    delivering.then(
+      () => this.end(),
+      (err: unknown) => {
+        this.crashed(job, err);
+        this.end();
+      },
+    );
+  }
+
+  /** Only a bug in this library gets here; the gap still gets its one outcome. */
+  private crashed(job: Job, err: unknown): void {
+    this.fault('listener', 'run', err, { hashKey: job.hashKey, seq: job.seq });
+    if (this.isActive(job)) {
+      this.deactivate(job);
+      this.fail(job, 'aborted', 0);
+    }
+  }
+
+  /** Claims the gap with the deduper; false when it is held elsewhere (the job ended deduped). */
+  private claim(job: Job, deduper: Deduper): boolean | Promise<boolean> {
+    const o = this.options;
+    const key = fastCacheKey(job.hashKey, job.seq);
+    const claiming = guardNow('deduper.setNX', o.componentTimeoutMs, () =>
+      deduper.setNX(key, '1', o.dedupWindowMs),
+    );
+    return claiming instanceof Promise
+      ? claiming.then((claim) => this.claimed(job, claim))
+      : this.claimed(job, claiming);
+  }
+
+  private claimed(job: Job, claim: Guarded<boolean>): boolean {
+    if (!claim.ok) {
+      // Availability over strictness: a deduper fault is reported and the job proceeds.
+      this.fault('deduper', 'setNX', claim.error, { hashKey: job.hashKey, seq: job.seq });
+      return true;
+    }
+    if (claim.value !== false) return true;
+    this.deactivate(job);
+    this.dedup(job.hashKey, job.seq, 'claim-lost');
+    return false;
+  }
+
+  /** Ends the job from the walk's result: re-cache and retransmit a frame, or fail. */
+  private deliver(job: Job, result: FetchResult): void | Promise<void> {
+    if (result.kind !== 'frame') {
+      if (result.kind === 'exhausted') {
+        this.failures.remember(failureKey(job.hashKey, job.seq), now());
+      }
+      this.deactivate(job);
+      this.fail(job, result.kind, result.attempts);
+      return;
+    }
+    const o = this.options;
+    const cache = this.cache;
+    const key = fastCacheKey(job.hashKey, job.seq);
+    const { frame } = result;
+    const ttlMs = o.ttls[result.header.ttlClass];
+    const storing = guardNow('cache.store', o.componentTimeoutMs, () =>
+      cache.store(key, frame, ttlMs),
+    );
+    return storing instanceof Promise
+      ? storing.then((stored) => this.stored(job, result, stored))
+      : this.stored(job, result, storing);
+  }
+
+  private stored(job: Job, result: FrameResult, stored: Guarded<void>): void | Promise<void> {
+    if (!stored.ok) {
+      this.fault('cache', 'store', stored.error, {
+        hashKey: job.hashKey,
+        seq: job.seq,
+        upstream: result.upstream,
       });
-      const result = await fetchFrame(
-        this.fetchContext,
-        hashKey,
-        seq,
-        nack,
-        this.shutdown.signal,
-        started + o.gapDeadlineMs,
-      );
-      if (result.kind !== 'frame') {
-        if (result.kind === 'exhausted') this.failures.remember(job.key, now());
-        this.active.delete(job.key);
-        this.fail(job, result.kind, result.attempts);
-        return;
-      }
-      const { frame, header, upstream } = result;
-      const ttlMs = o.ttls[header.ttlClass];
-      const cache = this.cache;
-      const stored = await guard('cache.store', o.componentTimeoutMs, () =>
-        cache.store(key, frame, ttlMs),
-      );
-      if (!stored.ok) this.fault('cache', 'store', stored.error, { hashKey, seq, upstream });
-      const retransmitter = this.retransmitter;
-      const sent = await guard('retransmitter.retransmit', o.componentTimeoutMs, () =>
-        retransmitter.retransmit(frame, header.txId),
-      );
-      if (!sent.ok)
-        this.fault('retransmitter', 'retransmit', sent.error, { hashKey, seq, upstream });
-      this.active.delete(job.key);
-      const latencyMs = now() - job.enqueuedAt;
-      this.counters.recovered++;
-      this.record('proxyRecovered');
-      this.recorder?.recoveryLatency?.(latencyMs);
+    }
+    const retransmitter = this.retransmitter;
+    const sending = guardNow('retransmitter.retransmit', this.options.componentTimeoutMs, () =>
+      retransmitter.retransmit(result.frame, result.header.txId),
+    );
+    if (sending instanceof Promise)
+      return sending.then((sent) => this.recovered(job, result, sent));
+    this.recovered(job, result, sending);
+  }
+
+  private recovered(job: Job, result: FrameResult, sent: Guarded<void>): void {
+    const { hashKey, seq } = job;
+    const { upstream } = result;
+    if (!sent.ok) this.fault('retransmitter', 'retransmit', sent.error, { hashKey, seq, upstream });
+    this.deactivate(job);
+    const latencyMs = now() - job.enqueuedAt;
+    this.counters.recovered++;
+    this.record('proxyRecovered');
+    this.record('recoveryLatency', latencyMs);
+    if (this.logs) {
       this.logger.debug(
         { hashKey: hex(hashKey), seq: seq.toString(), upstream, latencyMs },
         'gap recovered',
       );
+    }
+    if (this.listenerCount('recovered') > 0) {
       this.emitSafe('recovered', {
         hashKey,
         seq,
         upstream,
-        frame,
+        frame: result.frame,
         attempts: result.attempts,
         latencyMs,
         hedged: result.hedged,
       });
-    } catch (err) {
-      // Only a bug in this library reaches here; the gap still gets its one outcome.
-      this.fault('listener', 'run', err, { hashKey, seq });
-      if (this.active.get(job.key) === job) {
-        this.active.delete(job.key);
-        this.fail(job, 'aborted', 0);
-      }
     }
   }
 
   private onReply(upstream: string, kind: ReplyKind, hashKey: bigint, seq: bigint): void {
-    if (this.recorder?.upstreamReply !== undefined) {
-      try {
-        this.recorder.upstreamReply(upstream, kind);
-      } catch (err) {
-        this.fault('recorder', 'upstreamReply', err, {});
-      }
-    }
-    if (kind !== 'frame') {
+    this.record('upstreamReply', upstream, kind);
+    if (kind !== 'frame' && this.logs) {
       this.logger.debug(
         { hashKey: hex(hashKey), seq: seq.toString(), upstream, reply: kind },
         'upstream reply',
@@ -401,12 +545,21 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private dedup(hashKey: bigint, seq: bigint, cause: DedupCause): void {
     this.counters.deduped[cause]++;
     this.record('proxyInflightDedup');
-    this.logger.debug({ hashKey: hex(hashKey), seq: seq.toString(), cause }, 'gap deduplicated');
-    this.emitSafe('deduped', { hashKey, seq, cause });
+    if (this.logs) {
+      this.logger.debug({ hashKey: hex(hashKey), seq: seq.toString(), cause }, 'gap deduplicated');
+    }
+    if (this.listenerCount('deduped') > 0) this.emitSafe('deduped', { hashKey, seq, cause });
   }
 
   private queueFull(gap: unknown): false {
-    return this.drop(
+    this.counters.dropped['queue-full']++;
+    if (this.recorder !== undefined) {
+      this.record('proxyQueueDropped');
+      if (this.recorder.proxyDropped !== undefined) this.record('proxyDropped', 'queue-full');
+    }
+    // The message and event are built only for someone who reads them.
+    if (!this.logs && this.listenerCount('dropped') === 0) return false;
+    return this.report(
       'queue-full',
       gap,
       `queue holds ${this.waiting.length} of ${this.options.queueDepth}`,
@@ -417,29 +570,39 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.counters.dropped[reason]++;
     if (reason === 'queue-full') this.record('proxyQueueDropped');
     if (this.recorder?.proxyDropped !== undefined) this.record('proxyDropped', reason);
-    const g = gap as Partial<Gap> | null;
-    const hashKey = typeof g?.hashKey === 'bigint' ? hex(g.hashKey) : undefined;
-    const seq = typeof g?.startSeq === 'bigint' ? g.startSeq.toString() : undefined;
-    this.logger.debug({ hashKey, seq, reason, message }, 'gap dropped');
-    this.emitSafe('dropped', { reason, message, gap });
+    return this.report(reason, gap, message);
+  }
+
+  /** Logs and emits one drop already counted. */
+  private report(reason: DropReason, gap: unknown, message: string): false {
+    if (this.logs) {
+      let hashKey: string | undefined;
+      let seq: string | undefined;
+      try {
+        const g = gap as Partial<Gap> | null;
+        hashKey = typeof g?.hashKey === 'bigint' ? hex(g.hashKey) : undefined;
+        seq = typeof g?.startSeq === 'bigint' ? g.startSeq.toString() : undefined;
+      } catch {
+        // a hostile getter: log without the gap's fields
+      }
+      this.logger.debug({ hashKey, seq, reason, message }, 'gap dropped');
+    }
+    if (this.listenerCount('dropped') > 0) this.emitSafe('dropped', { reason, message, gap });
     return false;
   }
 
-  private record(
-    hook:
-      | 'proxyRequest'
-      | 'proxyRecovered'
-      | 'proxyInflightDedup'
-      | 'proxyQueueDropped'
-      | 'proxyFailed'
-      | 'proxyDropped',
-    arg?: string,
-  ): void {
+  /** Calls a recorder hook if present; a throw or a rejection (async hook) is one fault. */
+  private record(hook: RecorderHook, ...args: (string | number)[]): void {
     const r = this.recorder;
-    if (r === undefined) return;
+    const fn = (r as unknown as Record<string, unknown> | undefined)?.[hook];
+    if (typeof fn !== 'function') return;
     try {
-      if (hook === 'proxyFailed' || hook === 'proxyDropped') r[hook]?.(arg ?? '');
-      else r[hook]();
+      const out: unknown = (fn as (...a: (string | number)[]) => unknown).apply(r, args);
+      if (typeof (out as { then?: unknown } | null)?.then === 'function') {
+        (out as Promise<unknown>).then(undefined, (err: unknown) =>
+          this.fault('recorder', hook, err, {}),
+        );
+      }
     } catch (err) {
       this.fault('recorder', hook, err, {});
     }

@@ -1,7 +1,7 @@
 /**
  * Multicast retransmission (`nack-proxy/multicast`): sends recovered frames into the
  * downstream domain's BRC-129 groups. Uses only `node:dgram`.
- * @module
+ * @module nack-proxy/multicast
  */
 export { MulticastRetransmitter } from './retransmitter.js';
 export type { Destination, MulticastRetransmitterOptions } from './retransmitter.js';

@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
 import type { Retransmitter } from '../client/components.js';
 import { groupAddressFor, resolveGroupOptions } from './route.js';
 import type { GroupAddressOptions, ResolvedGroupOptions } from './route.js';
@@ -99,7 +100,9 @@ export class MulticastRetransmitter implements Retransmitter {
       r.status === 'rejected' ? [`${sockets[i]!.iface}: ${String(r.reason)}`] : [],
     );
     if (failed.length > 0) {
-      throw new Error(`retransmit to [${dest.address}]:${dest.port} failed on ${failed.join('; ')}`);
+      throw new Error(
+        `retransmit to [${dest.address}]:${dest.port} failed on ${failed.join('; ')}`,
+      );
     }
   }
 
@@ -110,7 +113,9 @@ export class MulticastRetransmitter implements Retransmitter {
     this.sockets = undefined;
     if (pending === undefined) return;
     const sockets = await pending.catch(() => []);
-    await Promise.all(sockets.map(({ socket }) => new Promise<void>((r) => socket.close(() => r()))));
+    await Promise.all(
+      sockets.map(({ socket }) => new Promise<void>((r) => socket.close(() => r()))),
+    );
   }
 
   private open(): Promise<Array<{ socket: Socket; iface: string }>> {
@@ -140,9 +145,7 @@ export class MulticastRetransmitter implements Retransmitter {
       });
     });
     try {
-      if (iface !== DEFAULT_IFACE) {
-        socket.setMulticastInterface(iface.includes(':') ? iface : `::%${iface}`);
-      }
+      if (iface !== DEFAULT_IFACE) socket.setMulticastInterface(scopedInterface(iface));
       socket.setMulticastTTL(this.hopLimit);
       socket.setMulticastLoopback(this.options.loopback ?? true);
     } catch (err) {
@@ -153,6 +156,20 @@ export class MulticastRetransmitter implements Retransmitter {
     socket.on('error', () => undefined);
     return { socket, iface };
   }
+}
+
+/**
+ * `eth1` or `::%eth1` as `::%eth1`, after checking the interface exists: Node silently falls
+ * back to the default interface for an unknown name.
+ */
+function scopedInterface(iface: string): string {
+  const scoped = iface.includes(':') ? iface : `::%${iface}`;
+  const name = scoped.slice(scoped.lastIndexOf('%') + 1);
+  if (!scoped.includes('%') || /^\d+$/.test(name)) return scoped;
+  if (!Object.hasOwn(networkInterfaces(), name)) {
+    throw new Error(`egress interface ${name} not found (interfaces: ${iface})`);
+  }
+  return scoped;
 }
 
 function send(socket: Socket, frame: Uint8Array, dest: Destination): Promise<void> {

@@ -73,7 +73,7 @@ export function resolveGroupOptions(options: GroupAddressOptions = {}): Resolved
  * Transactions, BEEF objects, legacy frames and unknown versions go to the shard group of
  * their TxID: `uint32(txid[0:4]) >> (32 - shardBits)`.
  *
- * @throws {@link WireError} `magic` or `length` when the frame is not a data frame.
+ * @throws {@link nack-proxy!WireError} `magic` or `length` when the frame is not a data frame.
  */
 export function groupIndexFor(frame: Uint8Array, shardBits: number = DEFAULT_SHARD_BITS): number {
   const version = routedVersion(frame);
@@ -115,12 +115,13 @@ export function groupAddressFor(frame: Uint8Array, options?: GroupAddressOptions
 
 /** Canonical (RFC 5952) text of a 16-byte IPv6 address: lower case, longest zero run as `::`. */
 export function formatIPv6(bytes: Uint8Array): string {
-  if (bytes.length !== 16) throw new RangeError(`IPv6 address must be 16 bytes, got ${bytes.length}`);
+  if (bytes.length !== 16)
+    throw new RangeError(`IPv6 address must be 16 bytes, got ${bytes.length}`);
   const words: number[] = [];
   for (let i = 0; i < 16; i += 2) words.push((bytes[i]! << 8) | bytes[i + 1]!);
   let bestAt = -1;
   let bestLen = 1; // a single zero word is not compressed
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && words[j] === 0) j++;
     if (j - i > bestLen) [bestAt, bestLen] = [i, j - i];

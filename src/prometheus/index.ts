@@ -2,7 +2,7 @@
  * Prometheus metrics (`nack-proxy/prometheus`): a {@link Recorder} on prom-client with the
  * metric names existing retry-endpoint dashboards read. Needs the optional peer dependency
  * `prom-client` (v15).
- * @module
+ * @module nack-proxy/prometheus
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DropReason, FailReason, Recorder } from '../client/components.js';

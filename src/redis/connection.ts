@@ -11,7 +11,9 @@ export interface RedisClientLike {
   readonly status: string;
   /** Opens the connection of a client created with `lazyConnect`. */
   connect(): Promise<void>;
+  /** Redis `SET` (with `PX` and `NX`). */
   set: Redis['set'];
+  /** Redis `GET`, returning bytes. */
   getBuffer: Redis['getBuffer'];
 }
 
@@ -79,7 +81,9 @@ export class RedisConnection {
       const url = options.url ?? 'redis://127.0.0.1:6379';
       const owned = createRedisClient(url, options.redisOptions);
       // Without a listener ioredis prints every reconnect failure to the console.
-      owned.on('error', (err: Error) => options.logger?.warn({ err, url }, 'redis connection error'));
+      owned.on('error', (err: Error) =>
+        options.logger?.warn({ err, url }, 'redis connection error'),
+      );
       this.owned = owned;
       this.client = owned;
     }

@@ -1,7 +1,7 @@
 /**
  * Redis adapters (`nack-proxy/redis`): a shared frame cache and in-flight claim store with the
  * key layout existing retry endpoints use. Needs the optional peer dependency `ioredis` (v5).
- * @module
+ * @module nack-proxy/redis
  */
 export { RedisCache } from './cache.js';
 export type { RedisCacheOptions } from './cache.js';

@@ -4,7 +4,8 @@ import { decodeNack, type DecodedNack } from '../wire/nack.js';
 import { encodeResponse } from '../wire/response.js';
 import { decodeFrameHeader } from '../wire/frame.js';
 import { cacheKeyHex } from '../wire/key.js';
-import { buildFrame } from './frames.js';
+import { buildFrame, malformedFrame, type FrameSpec } from './frames.js';
+import { formatEndpoint } from './loopback.js';
 
 /**
  * How the emulator answers a NACK.
@@ -15,7 +16,10 @@ import { buildFrame } from './frames.js';
  * - `silent`: nothing at all
  * - `throttle`: THROTTLED (`throttleTimes` per gap, then serves)
  * - `wrong-frame`: ACK plus a valid frame for the next sequence number
+ * - `corrupt`: ACK plus the frame with a broken magic number
  * - `other-port`: ACK and frame, but sent from another port
+ *
+ * Every mode except `miss` and `silent` answers MISS for a frame the emulator does not hold.
  */
 export type EmulatorMode =
   | 'serve'
@@ -25,11 +29,20 @@ export type EmulatorMode =
   | 'silent'
   | 'throttle'
   | 'wrong-frame'
+  | 'corrupt'
   | 'other-port';
 
-/** Behaviour of an {@link UpstreamEmulator}, for all gaps or one. */
+/**
+ * Behaviour of an {@link UpstreamEmulator}, for all gaps or one.
+ *
+ * @example
+ * ```ts
+ * upstream.setBehaviour({ mode: 'serve', delayMs: 50, dropRate: 0.2 }); // slow and lossy
+ * upstream.setGapBehaviour(1n, 42n, { mode: 'throttle', throttleTimes: 2 });
+ * ```
+ */
 export interface EmulatorBehaviour {
-  /** @default 'serve' */
+  /** How NACKs are answered. @default 'serve' */
   mode?: EmulatorMode;
   /** Hold before answering, in ms. @default 0 */
   delayMs?: number;
@@ -43,7 +56,10 @@ export interface EmulatorBehaviour {
 
 /** Options of {@link UpstreamEmulator.start}. */
 export interface EmulatorOptions {
-  /** Loopback address to listen on. @default '::1' */
+  /**
+   * Loopback address to listen on; `loopbackAddress()` picks one this host supports.
+   * @default '::1'
+   */
   host?: string;
   /** UDP port; 0 picks a free one. @default 0 */
   port?: number;
@@ -57,23 +73,47 @@ export interface EmulatorOptions {
   recordLimit?: number;
 }
 
+/** A UDP address and port. */
+export interface UdpPeer {
+  /** IP address, as the socket reported it. */
+  address: string;
+  /** UDP port. */
+  port: number;
+}
+
 /** One NACK the emulator received. */
 export interface ReceivedNack {
+  /** The decoded NACK; `nack.flags` tells whether it was proxied. */
   nack: DecodedNack;
-  from: { address: string; port: number };
+  /** Where it came from (replies go there). */
+  from: UdpPeer;
   /** `performance.now()` at arrival. */
   at: number;
 }
 
 /** Counters of an {@link UpstreamEmulator}. */
 export interface EmulatorStats {
+  /** Well-formed NACKs received. */
   nacks: number;
+  /** Datagrams that did not decode as a NACK (ignored). */
   malformed: number;
+  /** Frames sent (including wrong and corrupt ones). */
   framesSent: number;
+  /** ACKs sent. */
   acks: number;
+  /** MISS responses sent. */
   misses: number;
+  /** THROTTLED responses sent. */
   throttled: number;
+  /** NACKs left unanswered (`silent`, or dropped by `dropRate`). */
   unanswered: number;
+}
+
+interface NackWaiter {
+  readonly count: number;
+  readonly resolve: (received: ReceivedNack[]) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
 }
 
 /**
@@ -107,6 +147,7 @@ export class UpstreamEmulator {
   private readonly perGap = new Map<string, EmulatorBehaviour>();
   private readonly throttleCounts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly waiters = new Set<NackWaiter>();
   private behaviour: EmulatorBehaviour;
   private rng: number;
   private closed = false;
@@ -129,7 +170,10 @@ export class UpstreamEmulator {
     otherSocket.on('error', () => undefined);
   }
 
-  /** Starts an emulator listening on loopback. */
+  /**
+   * Starts an emulator listening on loopback.
+   * @throws TypeError when `host` is not an IP address; the bind error when the port is taken.
+   */
   static async start(options: EmulatorOptions = {}): Promise<UpstreamEmulator> {
     const host = options.host ?? '::1';
     const family = isIP(host);
@@ -137,14 +181,20 @@ export class UpstreamEmulator {
     const type = family === 6 ? 'udp6' : 'udp4';
     const main = createSocket({ type });
     const other = createSocket({ type });
-    await bind(main, host, options.port ?? 0);
-    await bind(other, host, 0);
+    try {
+      await bind(main, host, options.port ?? 0);
+      await bind(other, host, 0);
+    } catch (err) {
+      // Leave no socket open behind a failed start.
+      await Promise.all([closeSocket(main), closeSocket(other)]);
+      throw err;
+    }
     return new UpstreamEmulator(main, other, host, main.address().port, options);
   }
 
   /** `host:port` (`[v6]:port`) to put in `upstreams`. */
   get endpoint(): string {
-    return isIP(this.host) === 6 ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    return formatEndpoint(this.host, this.port);
   }
 
   /** Counters of what the emulator received and sent. */
@@ -152,15 +202,33 @@ export class UpstreamEmulator {
     return { ...this.counters };
   }
 
-  /** Holds `frame` (a full data frame) so NACKs for it are served. */
+  /** Frames held. */
+  get size(): number {
+    return this.frames.size;
+  }
+
+  /**
+   * Holds `frame` (a full data frame) so NACKs for it are served.
+   * @throws WireError when the frame does not decode (legacy frames cannot be NACKed).
+   */
   put(frame: Uint8Array): void {
     const h = decodeFrameHeader(frame);
     this.frames.set(cacheKeyHex(h.hashKey, h.seq), frame);
   }
 
-  /** Builds and holds frames for `hashKey` and every seq in `first..last`. */
-  putRange(hashKey: bigint, first: bigint, last: bigint): void {
-    for (let s = first; s <= last; s++) this.put(buildFrame({ hashKey, seq: s }));
+  /** Builds (with {@link buildFrame}) and holds frames for `hashKey` and every seq in `first..last`. */
+  putRange(
+    hashKey: bigint,
+    first: bigint,
+    last: bigint,
+    rest: Omit<FrameSpec, 'hashKey' | 'seq'> = {},
+  ): void {
+    for (let s = first; s <= last; s++) this.put(buildFrame({ ...rest, hashKey, seq: s }));
+  }
+
+  /** True when the emulator holds the frame for this gap. */
+  has(hashKey: bigint, seq: bigint): boolean {
+    return this.frames.has(cacheKeyHex(hashKey, seq));
   }
 
   /** Forgets a held frame. */
@@ -183,12 +251,48 @@ export class UpstreamEmulator {
     return this.received.filter((r) => r.nack.hashKey === hashKey && r.nack.startSeq === seq);
   }
 
-  /** Stops listening and cancels pending replies. */
+  /**
+   * Resolves with {@link UpstreamEmulator.received} once at least `count` NACKs arrived in
+   * total; rejects after `timeoutMs` or when the emulator closes. UDP is asynchronous, so
+   * tests that send NACKs themselves wait with this instead of sleeping.
+   *
+   * @param timeoutMs - how long to wait. @default 2000
+   * @example
+   * ```ts
+   * socket.send(encodeNack({ hashKey: 1n, startSeq: 5n }), upstream.port, upstream.host);
+   * const [first] = await upstream.waitForNacks(1);
+   * ```
+   */
+  waitForNacks(count: number, timeoutMs = 2000): Promise<ReceivedNack[]> {
+    if (this.counters.nacks >= count) return Promise.resolve(this.received);
+    if (this.closed) return Promise.reject(new Error('emulator is closed'));
+    return new Promise((resolve, reject) => {
+      const waiter: NackWaiter = {
+        count,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(
+            new Error(`emulator got ${this.counters.nacks} of ${count} NACKs in ${timeoutMs} ms`),
+          );
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Stops listening, cancels pending replies and rejects pending waits. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new Error('emulator is closed'));
+    }
+    this.waiters.clear();
     await Promise.all([closeSocket(this.socket), closeSocket(this.otherSocket)]);
   }
 
@@ -202,8 +306,10 @@ export class UpstreamEmulator {
     }
     this.counters.nacks++;
     if (this.received.length < (this.options.recordLimit ?? 100_000)) {
-      this.received.push({ nack, from: { address: rinfo.address, port: rinfo.port }, at: performance.now() });
+      const from = { address: rinfo.address, port: rinfo.port };
+      this.received.push({ nack, from, at: performance.now() });
     }
+    this.wakeWaiters();
     const key = cacheKeyHex(nack.hashKey, nack.startSeq);
     const b = this.perGap.get(key) ?? this.behaviour;
     if ((b.dropRate ?? 0) > 0 && this.random() < (b.dropRate ?? 0)) {
@@ -237,7 +343,11 @@ export class UpstreamEmulator {
       if (n < (b.throttleTimes ?? Infinity)) {
         this.throttleCounts.set(key, n + 1);
         this.counters.throttled++;
-        this.send(this.socket, encodeResponse({ kind: 'throttled', seq, bucket: b.throttleBucket ?? 0 }), to);
+        this.send(
+          this.socket,
+          encodeResponse({ kind: 'throttled', seq, bucket: b.throttleBucket ?? 0 }),
+          to,
+        );
         return;
       }
     }
@@ -261,6 +371,15 @@ export class UpstreamEmulator {
         this.send(this.socket, ack, to);
         this.sendFrame(this.socket, buildFrame({ hashKey: nack.hashKey, seq: seq + 1n }), to);
         return;
+      case 'corrupt':
+        this.counters.acks++;
+        this.send(this.socket, ack, to);
+        this.sendFrame(
+          this.socket,
+          malformedFrame('bad-magic', { hashKey: nack.hashKey, seq }),
+          to,
+        );
+        return;
       case 'other-port':
         this.counters.acks++;
         this.send(this.otherSocket, ack, to);
@@ -270,6 +389,15 @@ export class UpstreamEmulator {
         this.counters.acks++;
         this.send(this.socket, ack, to);
         this.sendFrame(this.socket, frame, to);
+    }
+  }
+
+  private wakeWaiters(): void {
+    for (const w of this.waiters) {
+      if (this.counters.nacks < w.count) continue;
+      clearTimeout(w.timer);
+      this.waiters.delete(w);
+      w.resolve(this.received);
     }
   }
 

@@ -2,25 +2,84 @@ import { decodeNack, type DecodedNack } from '../wire/nack.js';
 import type { ExchangeOptions, Reply, Transport } from '../transport/transport.js';
 import { buildFrame } from './frames.js';
 
-/** What a scripted interceptor answers. */
+/** What a scripted interceptor answers. Build these with {@link InterceptorScope}'s methods. */
 export type FakeAction =
-  | { kind: 'serve'; frame?: Uint8Array }
-  | { kind: 'wrong-frame' }
-  | { kind: 'miss' }
-  | { kind: 'silent' }
-  | { kind: 'throttle'; backoffMs: number }
-  | { kind: 'error'; code: string }
-  | { kind: 'throw'; error: Error };
+  | {
+      /** Answer with a frame. */
+      kind: 'serve';
+      /** The frame; default: {@link buildFrame} for the asked gap. */
+      frame?: Uint8Array;
+    }
+  | {
+      /** Answer with a valid frame for the next sequence number (a client must refuse it). */
+      kind: 'wrong-frame';
+    }
+  | {
+      /** Answer MISS. */
+      kind: 'miss';
+    }
+  | {
+      /** Answer nothing: the exchange times out. */
+      kind: 'silent';
+    }
+  | {
+      /** Answer an ACK but never the frame: the exchange times out with `acked: true`. */
+      kind: 'ack-only';
+    }
+  | {
+      /** Answer THROTTLED. */
+      kind: 'throttle';
+      /** The backoff hint, in ms. */
+      backoffMs: number;
+    }
+  | {
+      /** Resolve `{ kind: 'error', code }` (the NACK could not be sent). */
+      kind: 'error';
+      /** Error code, e.g. `send`, `resolve`, `unreachable`. */
+      code: string;
+    }
+  | {
+      /** Reject the exchange, like a broken transport. */
+      kind: 'throw';
+      /** The rejection reason. */
+      error: Error;
+    }
+  | {
+      /** Answer whatever the function returns. */
+      kind: 'custom';
+      /** Computes the reply from the NACK that was sent. */
+      reply: (sent: SentNack) => Reply;
+    };
 
 /** One NACK the fake transport was asked to send. */
 export interface SentNack {
+  /** The upstream it was sent to, as configured in the client. */
   upstream: string;
+  /** The decoded NACK. */
   nack: DecodedNack;
-  /** The NACK's flags byte (`FLAG_PROXIED` for every NACK the client sends). */
+  /** The NACK's flags byte (`FLAG_PROXIED` for every NACK a `ProxyClient` sends). */
   flags: number;
+  /** The attempt timeout the client gave this exchange, in ms. */
   timeoutMs: number;
+  /** `performance.now()` when it was sent (faked under `vi.useFakeTimers()`). */
+  at: number;
 }
 
+/** An interceptor that still expects to be used, as listed by {@link FakeTransport.pendingInterceptors}. */
+export interface PendingInterceptor {
+  /** Upstream it matches (`'*'` for any). */
+  upstream: string;
+  /** HashKey it matches; undefined matches any. */
+  hashKey?: bigint;
+  /** Sequence number it matches; undefined matches any. */
+  seq?: bigint;
+  /** The scripted answer's kind. */
+  action: FakeAction['kind'];
+  /** Uses left (`Infinity` for a persistent interceptor never used). */
+  remaining: number;
+}
+
+/** An interceptor's mutable script (internal: the public handle is {@link InterceptorScope}). */
 interface Interceptor {
   readonly upstream: string;
   readonly hashKey: bigint | undefined;
@@ -29,60 +88,99 @@ interface Interceptor {
   delayMs: number;
   remaining: number;
   used: number;
-  readonly id: number;
 }
 
-/** Chainable script of one interceptor, returned by {@link FakeTransport.intercept}. */
+/**
+ * Chainable script of one interceptor, returned by {@link FakeTransport.intercept}.
+ * The answer defaults to `serve()`, the use count to one.
+ */
 export class InterceptorScope {
+  /** @internal Made by {@link FakeTransport.intercept}. */
   constructor(private readonly i: Interceptor) {}
-  /** Answer with the frame (default: a built frame for the asked gap). */
+
+  /** Answer with `frame` (default: a frame built for the asked gap). */
   serve(frame?: Uint8Array): this {
-    this.i.action = { kind: 'serve', frame };
-    return this;
+    return this.set({ kind: 'serve', frame });
   }
-  /** Answer with a valid frame for another gap (must be refused by the client). */
+
+  /** Answer with a valid frame for another gap (a client must refuse it). */
   wrongFrame(): this {
-    this.i.action = { kind: 'wrong-frame' };
-    return this;
+    return this.set({ kind: 'wrong-frame' });
   }
+
   /** Answer MISS. */
   miss(): this {
-    this.i.action = { kind: 'miss' };
-    return this;
+    return this.set({ kind: 'miss' });
   }
-  /** Answer nothing: the exchange times out. */
+
+  /** Answer nothing: the exchange times out after the client's attempt timeout. */
   silent(): this {
-    this.i.action = { kind: 'silent' };
-    return this;
+    return this.set({ kind: 'silent' });
   }
-  /** Answer THROTTLED with this hold. */
+
+  /** Answer an ACK but never the frame: the exchange times out with `acked: true`. */
+  ackOnly(): this {
+    return this.set({ kind: 'ack-only' });
+  }
+
+  /**
+   * Answer THROTTLED with this hold.
+   * @param backoffMs - the hint, in ms. @default 125 (bucket 0)
+   */
   throttle(backoffMs = 125): this {
-    this.i.action = { kind: 'throttle', backoffMs };
-    return this;
+    return this.set({ kind: 'throttle', backoffMs });
   }
-  /** Fail the send (`code` e.g. `send`, `resolve`, `unreachable`). */
+
+  /**
+   * Fail the send.
+   * @param code - e.g. `send`, `resolve`, `unreachable`. @default 'send'
+   */
   error(code = 'send'): this {
-    this.i.action = { kind: 'error', code };
-    return this;
+    return this.set({ kind: 'error', code });
   }
-  /** Reject the exchange (a broken transport). */
+
+  /** Reject the exchange (a broken transport; the client reports an `error` event). */
   throws(error: Error = new Error('fake transport failure')): this {
-    this.i.action = { kind: 'throw', error };
-    return this;
+    return this.set({ kind: 'throw', error });
   }
-  /** Wait this long before answering (an answer after the attempt's timeout is a timeout). */
+
+  /**
+   * Answer whatever `reply` returns, for cases the other methods do not cover.
+   *
+   * @example
+   * ```ts
+   * transport.intercept('*').reply((s) => ({ kind: 'throttled', backoffMs: Number(s.nack.startSeq) }));
+   * ```
+   */
+  reply(reply: (sent: SentNack) => Reply): this {
+    return this.set({ kind: 'custom', reply });
+  }
+
+  /**
+   * Wait this long before answering. An answer due at or after the attempt's timeout
+   * becomes a timeout, as on a real network.
+   */
   delay(ms: number): this {
+    if (!(ms >= 0)) throw new RangeError(`delay must be >= 0 ms, got ${ms}`);
     this.i.delayMs = ms;
     return this;
   }
-  /** Use this interceptor `n` times. @default 1 */
+
+  /** Use this interceptor `n` times (the default is once). */
   times(n: number): this {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`times must be >= 1, got ${n}`);
     this.i.remaining = n;
     return this;
   }
+
   /** Use this interceptor for every matching exchange. */
   persist(): this {
     this.i.remaining = Infinity;
+    return this;
+  }
+
+  private set(action: FakeAction): this {
+    this.i.action = action;
     return this;
   }
 }
@@ -90,7 +188,8 @@ export class InterceptorScope {
 /** Options of {@link FakeTransport}. */
 export interface FakeTransportOptions {
   /**
-   * What an exchange that matches no interceptor gets.
+   * What an exchange that matches no interceptor gets. The default makes an unscripted
+   * exchange visible as an error reply rather than a silent timeout.
    * @default { kind: 'error', code: 'unmatched' }
    */
   unmatched?: FakeAction;
@@ -98,7 +197,9 @@ export interface FakeTransportOptions {
 
 /** Which gap an interceptor matches; omitted fields match anything. */
 export interface GapMatcher {
+  /** Match only this HashKey. @default any */
   hashKey?: bigint;
+  /** Match only this sequence number. @default any */
   seq?: bigint;
 }
 
@@ -112,9 +213,12 @@ export interface GapMatcher {
  * const transport = new FakeTransport();
  * transport.intercept('[::1]:9300').silent().persist();
  * transport.intercept('[::1]:9301', { seq: 42n }).serve();
- * const client = new ProxyClient({ upstreams: ['[::1]:9300', '[::1]:9301'], transport, cache, retransmitter });
+ * const client = new ProxyClient({
+ *   upstreams: ['[::1]:9300', '[::1]:9301'], transport, cache, retransmitter,
+ * });
  * client.enqueue({ hashKey: 1n, startSeq: 42n });
  * await client.onIdle();
+ * expect(transport.sentTo('[::1]:9301')[0]?.flags).toBe(FLAG_PROXIED);
  * transport.assertNoUnusedInterceptors();
  * ```
  */
@@ -123,9 +227,9 @@ export class FakeTransport implements Transport {
   readonly sent: SentNack[] = [];
   private readonly interceptors: Interceptor[] = [];
   private readonly unmatched: FakeAction;
-  private nextId = 1;
   private closed = false;
 
+  /** A transport with no interceptors: script it with {@link FakeTransport.intercept}. */
   constructor(options: FakeTransportOptions = {}) {
     this.unmatched = options.unmatched ?? { kind: 'error', code: 'unmatched' };
   }
@@ -143,19 +247,23 @@ export class FakeTransport implements Transport {
       delayMs: 0,
       remaining: 1,
       used: 0,
-      id: this.nextId++,
     };
     this.interceptors.push(i);
     return new InterceptorScope(i);
   }
 
-  /** NACKs sent to one upstream. */
+  /** NACKs sent to one upstream, in order. */
   sentTo(upstream: string): SentNack[] {
     return this.sent.filter((s) => s.upstream === upstream);
   }
 
+  /** NACKs sent for one gap, to any upstream, in order. */
+  sentFor(hashKey: bigint, seq: bigint): SentNack[] {
+    return this.sent.filter((s) => s.nack.hashKey === hashKey && s.nack.startSeq === seq);
+  }
+
   /** Interceptors with uses left (persistent ones count only if never used). */
-  pendingInterceptors(): { upstream: string; hashKey?: bigint; seq?: bigint; action: string; remaining: number }[] {
+  pendingInterceptors(): PendingInterceptor[] {
     return this.interceptors
       .filter((i) => (i.remaining === Infinity ? i.used === 0 : i.remaining > 0))
       .map((i) => ({
@@ -171,23 +279,47 @@ export class FakeTransport implements Transport {
   assertNoUnusedInterceptors(): void {
     const pending = this.pendingInterceptors();
     if (pending.length === 0) return;
-    const rows = pending.map(
-      (p) =>
-        `| ${p.upstream.padEnd(24)} | ${String(p.hashKey ?? '*').padEnd(20)} | ${String(p.seq ?? '*').padEnd(20)} | ${p.action.padEnd(11)} | ${String(p.remaining).padEnd(9)} |`,
-    );
-    const head = `| ${'upstream'.padEnd(24)} | ${'hashKey'.padEnd(20)} | ${'seq'.padEnd(20)} | ${'action'.padEnd(11)} | ${'remaining'} |`;
-    throw new Error(`${pending.length} interceptor(s) not used:\n${head}\n${rows.join('\n')}`);
+    const row = (cells: string[]): string =>
+      `| ${cells.map((c, n) => c.padEnd([24, 20, 20, 11, 9][n] ?? 0)).join(' | ')} |`;
+    const lines = [
+      row(['upstream', 'hashKey', 'seq', 'action', 'remaining']),
+      ...pending.map((p) =>
+        row([
+          p.upstream,
+          String(p.hashKey ?? '*'),
+          String(p.seq ?? '*'),
+          p.action,
+          String(p.remaining),
+        ]),
+      ),
+    ];
+    throw new Error(`${pending.length} interceptor(s) not used:\n${lines.join('\n')}`);
   }
 
+  /** Forgets every interceptor and every recorded NACK. */
+  reset(): void {
+    this.interceptors.length = 0;
+    this.sent.length = 0;
+  }
+
+  /** Answers as scripted; resolves `{ kind: 'error', code: 'closed' }` after {@link close}. */
   exchange(upstream: string, nack: Uint8Array, options: ExchangeOptions): Promise<Reply> {
     const decoded = decodeNack(nack);
-    this.sent.push({ upstream, nack: decoded, flags: decoded.flags, timeoutMs: options.timeoutMs });
+    const sent: SentNack = {
+      upstream,
+      nack: decoded,
+      flags: decoded.flags,
+      timeoutMs: options.timeoutMs,
+      at: performance.now(),
+    };
+    this.sent.push(sent);
     if (this.closed) return Promise.resolve({ kind: 'error', code: 'closed' });
     const i = this.match(upstream, options.hashKey, options.seq);
     const action = i?.action ?? this.unmatched;
-    const delayMs = i?.delayMs ?? 0;
     if (action.kind === 'throw') return Promise.reject(action.error);
-    return new Promise<Reply>((resolve) => {
+    const neverAnswers = action.kind === 'silent' || action.kind === 'ack-only';
+    const answerIn = neverAnswers ? Infinity : (i?.delayMs ?? 0);
+    return new Promise<Reply>((resolve, reject) => {
       const signal = options.signal;
       let timer: NodeJS.Timeout | undefined;
       const done = (reply: Reply): void => {
@@ -196,21 +328,40 @@ export class FakeTransport implements Transport {
         resolve(reply);
       };
       const onAbort = (): void => done({ kind: 'error', code: 'aborted' });
-      if (signal?.aborted) return done({ kind: 'error', code: 'aborted' });
+      if (signal?.aborted === true) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      const answerIn = action.kind === 'silent' ? Infinity : delayMs;
       if (answerIn >= options.timeoutMs) {
-        timer = setTimeout(() => done({ kind: 'timeout' }), options.timeoutMs);
+        const timedOut: Reply =
+          action.kind === 'ack-only' ? { kind: 'timeout', acked: true } : { kind: 'timeout' };
+        timer = setTimeout(() => done(timedOut), options.timeoutMs);
         return;
       }
-      const answer = (): void => done(this.reply(action, options));
+      const answer = (): void => {
+        let reply: Reply;
+        try {
+          reply = this.reply(action, sent, options);
+        } catch (err) {
+          // A throwing custom reply behaves like a broken transport: the exchange rejects.
+          signal?.removeEventListener('abort', onAbort);
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        done(reply);
+      };
+      // A microtask, not a synchronous resolve: real transports never answer in the same tick.
       if (answerIn <= 0) queueMicrotask(answer);
       else timer = setTimeout(answer, answerIn);
     });
   }
 
+  /** Marks the transport closed: later exchanges resolve `{ kind: 'error', code: 'closed' }`. */
   close(): void {
     this.closed = true;
+  }
+
+  /** Counters for `client.stats().transport`: NACKs sent and interceptors still unused. */
+  stats(): Record<string, number> {
+    return { sent: this.sent.length, pendingInterceptors: this.pendingInterceptors().length };
   }
 
   private match(upstream: string, hashKey: bigint, seq: bigint): Interceptor | undefined {
@@ -226,10 +377,13 @@ export class FakeTransport implements Transport {
     return undefined;
   }
 
-  private reply(action: FakeAction, o: ExchangeOptions): Reply {
+  private reply(action: FakeAction, sent: SentNack, o: ExchangeOptions): Reply {
     switch (action.kind) {
       case 'serve':
-        return { kind: 'frame', frame: action.frame ?? buildFrame({ hashKey: o.hashKey, seq: o.seq }) };
+        return {
+          kind: 'frame',
+          frame: action.frame ?? buildFrame({ hashKey: o.hashKey, seq: o.seq }),
+        };
       case 'wrong-frame':
         return { kind: 'frame', frame: buildFrame({ hashKey: o.hashKey, seq: o.seq + 1n }) };
       case 'miss':
@@ -238,6 +392,8 @@ export class FakeTransport implements Transport {
         return { kind: 'throttled', backoffMs: action.backoffMs };
       case 'error':
         return { kind: 'error', code: action.code };
+      case 'custom':
+        return action.reply(sent);
       default:
         return { kind: 'timeout' };
     }

@@ -1,15 +1,48 @@
 /**
- * Testing kit for hosts of nack-proxy: a scriptable fake transport, recording fakes of the
- * injected components, a frame builder and a real loopback upstream emulator.
- * @packageDocumentation
+ * Testing kit for hosts of nack-proxy (`nack-proxy/testing`): a scriptable fake
+ * `Transport`, recording fakes of the injected components, a frame builder for every
+ * frame version, and a real BRC-126 upstream emulator on loopback UDP.
+ *
+ * Unit tests script a {@link FakeTransport} (no network, works with fake timers);
+ * integration tests point a `ProxyClient` or a whole relay at {@link UpstreamEmulator}s.
+ *
+ * @example
+ * ```ts
+ * import { FakeTransport, RecordingCache, RecordingRetransmitter } from 'nack-proxy/testing';
+ *
+ * const transport = new FakeTransport();
+ * transport.intercept('[::1]:9300').miss();
+ * transport.intercept('[::1]:9301').serve();
+ * const retransmitter = new RecordingRetransmitter();
+ * const client = new ProxyClient({
+ *   upstreams: ['[::1]:9300', '[::1]:9301'],
+ *   cache: new RecordingCache(),
+ *   retransmitter,
+ *   transport,
+ * });
+ * client.enqueue({ hashKey: 1n, startSeq: 42n });
+ * await client.onIdle();
+ * expect(retransmitter.frames).toHaveLength(1);
+ * transport.assertNoUnusedInterceptors();
+ * ```
+ * @module nack-proxy/testing
  */
-export { buildFrame, defaultTxId, type FrameSpec } from './frames.js';
+export {
+  FRAME_VERSIONS,
+  buildFrame,
+  buildFrames,
+  defaultTxId,
+  malformedFrame,
+  type FrameSpec,
+  type Malformation,
+} from './frames.js';
 export {
   FakeTransport,
   InterceptorScope,
   type FakeAction,
   type FakeTransportOptions,
   type GapMatcher,
+  type PendingInterceptor,
   type SentNack,
 } from './fake-transport.js';
 export {
@@ -17,7 +50,9 @@ export {
   RecordingDeduper,
   RecordingRecorder,
   RecordingRetransmitter,
+  type DedupClaim,
   type Fault,
+  type RecordedReply,
   type RetransmittedFrame,
   type StoredFrame,
 } from './recorders.js';
@@ -28,4 +63,7 @@ export {
   type EmulatorOptions,
   type EmulatorStats,
   type ReceivedNack,
+  type UdpPeer,
 } from './emulator.js';
+export { formatEndpoint, loopbackAddress } from './loopback.js';
+export { TestConsumer, type ConsumerDatagram } from './consumer.js';

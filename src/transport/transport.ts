@@ -56,6 +56,8 @@ export interface ExchangeOptions {
  */
 export interface Transport {
   /**
+   * Sends `nack` to `upstream` and resolves with what came back for the requested gap.
+   *
    * @param upstream - the upstream as configured: `host:port` or `[v6]:port`
    * @param nack - the 64-byte proxied NACK to send
    */

@@ -1,9 +1,9 @@
 import { createSocket as createDgramSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { MAGIC, MsgType, RESPONSE_SIZE } from '../wire/constants.js';
-import { decodeResponse } from '../wire/response.js';
-import { matchFrame } from '../wire/match.js';
+import { MAGIC, MsgType, PROTO_VER, RESPONSE_SIZE } from '../wire/constants.js';
+import { throttleBackoffMs } from '../wire/response.js';
+import { frameMismatch, half, splitHalves } from '../wire/fast.js';
 import { canonicalIp, parseUpstream } from './address.js';
 import type { ExchangeOptions, Reply, Transport } from './transport.js';
 
@@ -57,12 +57,22 @@ export interface UdpTransportOptions {
   maxIdleSockets?: number;
 }
 
+/** One exchange in flight. Plain fields, no per-exchange closures besides the send callback. */
 interface Pending {
-  readonly hashKey: bigint;
-  readonly seq: bigint;
-  readonly finish: (reply: Reply) => void;
+  /** HashKey and SeqNum asked for, as big-endian int32 halves (compared without bigints). */
+  readonly hashKeyHi: number;
+  readonly hashKeyLo: number;
+  readonly seqHi: number;
+  readonly seqLo: number;
+  readonly remote: string;
+  readonly pooled: PooledSocket;
+  readonly resolve: (reply: Reply) => void;
   /** An ACK arrived: keep waiting for the frame. */
-  readonly ack: () => void;
+  acked: boolean;
+  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
+  /** The exchanges watching the same AbortSignal (one listener per signal, not per exchange). */
+  watching: Set<Pending> | undefined;
 }
 
 interface PooledSocket {
@@ -79,6 +89,8 @@ interface Resolved {
   address: string;
   family: 4 | 6;
   port: number;
+  /** `address|port`, the key of `busy` and `guarded`. */
+  remote: string;
 }
 
 interface ResolveEntry {
@@ -116,6 +128,12 @@ export class UdpTransport implements Transport {
   private readonly opts: Required<Omit<UdpTransportOptions, 'bindAddress' | 'createSocket'>> &
     Pick<UdpTransportOptions, 'bindAddress' | 'createSocket'>;
   private readonly pools: Record<4 | 6, PooledSocket[]> = { 4: [], 6: [] };
+  /** Pooled sockets with nothing outstanding, most recently released last. */
+  private idle: Record<4 | 6, PooledSocket[]> = { 4: [], 6: [] };
+  /** Exchanges per AbortSignal: one 'abort' listener per signal, however many exchanges. */
+  private readonly watched = new WeakMap<AbortSignal, Set<Pending>>();
+  /** Per source address seen (bounded): its `address|port` keys, so lookups build no string. */
+  private readonly sources = new Map<string, Map<number, string>>();
   private readonly resolved = new Map<string, ResolveEntry>();
   private readonly counters: UdpTransportStats;
   private readonly bindFamily: 0 | 4 | 6;
@@ -161,19 +179,49 @@ export class UdpTransport implements Transport {
     return this.pools[4].length + this.pools[6].length;
   }
 
-  async exchange(upstream: string, nack: Uint8Array, options: ExchangeOptions): Promise<Reply> {
-    if (this.isClosed) return { kind: 'error', code: 'closed' };
-    if (options.signal?.aborted === true) return { kind: 'error', code: 'aborted' };
+  /**
+   * Sends one proxied NACK and resolves with the frame, MISS, THROTTLED, a timeout (an ACK
+   * alone is not enough) or an error. Never rejects.
+   */
+  exchange(upstream: string, nack: Uint8Array, options: ExchangeOptions): Promise<Reply> {
+    if (this.isClosed) return Promise.resolve({ kind: 'error', code: 'closed' });
+    if (options.signal?.aborted === true) {
+      return Promise.resolve({ kind: 'error', code: 'aborted' });
+    }
+    // Fast path: the upstream is resolved and an idle pooled socket can take the request.
+    const hit = this.resolved.get(upstream);
+    const target = hit?.value;
+    if (
+      target !== undefined &&
+      hit !== undefined &&
+      hit.until > performance.now() &&
+      (this.bindFamily === 0 || target.family === this.bindFamily)
+    ) {
+      const pooled = this.acquireNow(target.family, target.remote);
+      if (pooled !== undefined) return this.send(pooled, target, nack, options);
+    }
+    return this.exchangeSlow(upstream, nack, options);
+  }
+
+  private async exchangeSlow(
+    upstream: string,
+    nack: Uint8Array,
+    options: ExchangeOptions,
+  ): Promise<Reply> {
+    const started = performance.now();
     let target: Resolved;
     try {
-      target = await this.resolve(upstream);
+      // A lookup that hangs must not hold the exchange past its timeout or its abort.
+      target = await bounded(this.resolve(upstream), options.timeoutMs, options.signal);
     } catch (err) {
+      if (options.signal?.aborted === true) return { kind: 'error', code: 'aborted' };
       return {
         kind: 'error',
         code: 'resolve',
         error: err instanceof Error ? err : new Error(String(err)),
       };
     }
+    if (this.isClosed) return { kind: 'error', code: 'closed' };
     if (this.bindFamily !== 0 && target.family !== this.bindFamily) {
       return {
         kind: 'error',
@@ -183,11 +231,11 @@ export class UdpTransport implements Transport {
         ),
       };
     }
-    const remote = `${target.address}|${target.port}`;
     let pooled: PooledSocket;
     try {
-      pooled = await this.acquire(target.family, remote);
+      pooled = this.acquireNow(target.family, target.remote) ?? (await this.open(target.family));
     } catch (err) {
+      if (this.isClosed) return { kind: 'error', code: 'closed' };
       return {
         kind: 'error',
         code: 'socket',
@@ -195,38 +243,82 @@ export class UdpTransport implements Transport {
       };
     }
     if (this.isClosed) return { kind: 'error', code: 'closed' };
+    if (options.signal?.aborted === true) {
+      this.release(pooled);
+      return { kind: 'error', code: 'aborted' };
+    }
+    // The lookup and socket set-up spent part of the attempt's time.
+    const left = Math.max(1, options.timeoutMs - (performance.now() - started));
+    return this.send(pooled, target, nack, { ...options, timeoutMs: left });
+  }
+
+  /** Registers the exchange on `pooled` and sends the NACK. */
+  private send(
+    pooled: PooledSocket,
+    target: Resolved,
+    nack: Uint8Array,
+    options: ExchangeOptions,
+  ): Promise<Reply> {
     return new Promise<Reply>((resolve) => {
-      let settled = false;
-      const signal = options.signal;
-      const finish = (reply: Reply): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        pooled.busy.delete(remote);
-        const answered =
-          reply.kind === 'frame' || reply.kind === 'miss' || reply.kind === 'throttled';
-        if (!answered) pooled.guarded.set(remote, performance.now() + this.opts.lateReplyGuardMs);
-        this.release(pooled);
-        resolve(reply);
+      splitHalves(options.hashKey, options.seq);
+      const p: Pending = {
+        hashKeyHi: half(0),
+        hashKeyLo: half(1),
+        seqHi: half(2),
+        seqLo: half(3),
+        remote: target.remote,
+        pooled,
+        resolve,
+        acked: false,
+        settled: false,
+        timer: undefined,
+        watching: undefined,
       };
-      const onAbort = (): void => finish({ kind: 'error', code: 'aborted' });
-      let acked = false;
-      const timer = setTimeout(() => finish({ kind: 'timeout', acked }), options.timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      pooled.busy.set(remote, {
-        hashKey: options.hashKey,
-        seq: options.seq,
-        finish,
-        ack: () => {
-          acked = true;
-        },
-      });
+      p.timer = setTimeout(this.onTimeout, options.timeoutMs, p);
+      if (options.signal !== undefined) this.watch(options.signal, p);
+      pooled.busy.set(target.remote, p);
       this.counters.sent++;
       pooled.socket.send(nack, target.port, target.address, (err) => {
-        if (err) finish({ kind: 'error', code: 'send', error: err });
+        if (err) this.finish(p, { kind: 'error', code: 'send', error: err });
       });
     });
+  }
+
+  private readonly onTimeout = (p: Pending): void => {
+    this.finish(p, { kind: 'timeout', acked: p.acked });
+  };
+
+  /** Settles one exchange: frees its slot on the socket, guards it after no answer. */
+  private finish(p: Pending, reply: Reply): void {
+    if (p.settled) return;
+    p.settled = true;
+    clearTimeout(p.timer);
+    p.watching?.delete(p);
+    const pooled = p.pooled;
+    if (pooled.busy.get(p.remote) === p) pooled.busy.delete(p.remote);
+    const answered = reply.kind === 'frame' || reply.kind === 'miss' || reply.kind === 'throttled';
+    if (!answered) pooled.guarded.set(p.remote, performance.now() + this.opts.lateReplyGuardMs);
+    this.release(pooled);
+    p.resolve(reply);
+  }
+
+  /** Aborts every exchange watching `signal` when it aborts, with one listener per signal. */
+  private watch(signal: AbortSignal, p: Pending): void {
+    let set = this.watched.get(signal);
+    if (set === undefined) {
+      const exchanges = new Set<Pending>();
+      set = exchanges;
+      this.watched.set(signal, exchanges);
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const e of [...exchanges]) this.finish(e, { kind: 'error', code: 'aborted' });
+        },
+        { once: true },
+      );
+    }
+    set.add(p);
+    p.watching = set;
   }
 
   /** Closes every socket; pending exchanges resolve `{ kind: 'error', code: 'closed' }`. */
@@ -235,8 +327,10 @@ export class UdpTransport implements Transport {
     const all = [...this.pools[4], ...this.pools[6]];
     this.pools[4] = [];
     this.pools[6] = [];
+    this.idle = { 4: [], 6: [] };
     for (const p of all)
-      for (const pending of [...p.busy.values()]) pending.finish({ kind: 'error', code: 'closed' });
+      for (const pending of [...p.busy.values()])
+        this.finish(pending, { kind: 'error', code: 'closed' });
     return Promise.all(all.map((p) => this.closeSocket(p))).then(() => undefined);
   }
 
@@ -273,24 +367,45 @@ export class UdpTransport implements Transport {
     if (family === 0) {
       const found = await this.opts.lookup(parsed.host);
       address = found.address;
-      family = found.family === 6 ? 6 : 4;
-      if (isIP(address) === 0) throw new Error(`lookup of ${parsed.host} returned ${address}`);
+      // Trust the address, not the reported family: the socket type must match the address.
+      const fam = isIP(address);
+      if (fam === 0) throw new Error(`lookup of ${parsed.host} returned ${String(address)}`);
+      family = fam === 6 ? 6 : 4;
     }
-    return { address: canonicalIp(address), family, port: parsed.port };
+    const canonical = canonicalIp(address);
+    return { address: canonical, family, port: parsed.port, remote: `${canonical}|${parsed.port}` };
   }
 
-  private async acquire(family: 4 | 6, remote: string): Promise<PooledSocket> {
+  /**
+   * A pooled socket with no request outstanding to `remote` and not guarded for it, or
+   * undefined when a new one must be opened. Idle sockets are tried first (most recently
+   * released first), then sockets busy with other upstreams.
+   */
+  private acquireNow(family: 4 | 6, remote: string): PooledSocket | undefined {
     const t = performance.now();
-    for (const p of this.pools[family]) {
-      if (p.closed || p.busy.has(remote)) continue;
-      const until = p.guarded.get(remote);
-      if (until !== undefined) {
-        if (until > t) continue;
-        p.guarded.delete(remote);
-      }
+    const idle = this.idle[family];
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const p = idle[i] as PooledSocket;
+      if (p.closed || !this.usable(p, remote, t)) continue;
+      idle[i] = idle[idle.length - 1] as PooledSocket;
+      idle.pop();
       return p;
     }
-    return this.open(family);
+    for (const p of this.pools[family]) {
+      if (p.closed || p.busy.size === 0 || p.busy.has(remote)) continue;
+      if (this.usable(p, remote, t)) return p;
+    }
+    return undefined;
+  }
+
+  /** False while `p` is guarded against `remote` (a late reply may still come). */
+  private usable(p: PooledSocket, remote: string, t: number): boolean {
+    if (p.guarded.size === 0) return true;
+    const until = p.guarded.get(remote);
+    if (until === undefined) return true;
+    if (until > t) return false;
+    p.guarded.delete(remote);
+    return true;
   }
 
   private async open(family: 4 | 6): Promise<PooledSocket> {
@@ -311,14 +426,20 @@ export class UdpTransport implements Transport {
       this.counters.socketErrors++;
     });
     if (!isBound(socket)) {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        socket.once('error', onError);
-        socket.bind({ port: 0, address: this.opts.bindAddress }, () => {
-          socket.off('error', onError);
-          resolve();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const onError = (err: Error): void => reject(err);
+          socket.once('error', onError);
+          socket.bind({ port: 0, address: this.opts.bindAddress }, () => {
+            socket.off('error', onError);
+            resolve();
+          });
         });
-      });
+      } catch (err) {
+        // Never pooled: close it here or its handle stays open.
+        await this.closeSocket(pooled);
+        throw err;
+      }
     }
     if (this.isClosed) {
       // close() ran while this socket was binding: it was never pooled, so close it here.
@@ -329,14 +450,19 @@ export class UdpTransport implements Transport {
     return pooled;
   }
 
+  /** Called when `pooled` may have become idle: keeps it, or closes it past `maxIdleSockets`. */
   private release(pooled: PooledSocket): void {
     if (pooled.busy.size > 0 || pooled.closed) return;
-    const pool = this.pools[pooled.family];
-    const idle = pool.filter((p) => p.busy.size === 0).length;
-    if (idle > this.opts.maxIdleSockets) {
-      pool.splice(pool.indexOf(pooled), 1);
+    const idle = this.idle[pooled.family];
+    if (idle.includes(pooled)) return;
+    if (idle.length >= this.opts.maxIdleSockets) {
+      const pool = this.pools[pooled.family];
+      const at = pool.indexOf(pooled);
+      if (at >= 0) pool.splice(at, 1);
       void this.closeSocket(pooled);
+      return;
     }
+    idle.push(pooled);
   }
 
   private closeSocket(pooled: PooledSocket): Promise<void> {
@@ -352,7 +478,7 @@ export class UdpTransport implements Transport {
   }
 
   private onMessage(pooled: PooledSocket, msg: Buffer, rinfo: RemoteInfo): void {
-    const remote = `${canonicalIp(rinfo.address)}|${rinfo.port}`;
+    const remote = this.remoteOf(rinfo.address, rinfo.port);
     const pending = pooled.busy.get(remote);
     if (pending === undefined) {
       if (pooled.guarded.has(remote)) this.counters.lateReplies++;
@@ -366,34 +492,60 @@ export class UdpTransport implements Transport {
       msg[6] !== undefined &&
       msg[6] >= MsgType.Miss
     ) {
-      let res;
-      try {
-        res = decodeResponse(msg);
-      } catch {
+      // What decodeResponse checks, read in place: version, type, then the echoed SeqNum.
+      const type = msg[6];
+      if (msg.readUInt16BE(4) !== PROTO_VER || type > MsgType.Throttled) {
         this.counters.malformed++;
         return;
       }
-      if (res.kind === 'miss') return pending.finish({ kind: 'miss' });
-      if (res.seq !== pending.seq) {
+      if (type === MsgType.Miss) return this.finish(pending, { kind: 'miss' });
+      if (msg.readInt32BE(8) !== pending.seqHi || msg.readInt32BE(12) !== pending.seqLo) {
         this.counters.mismatchedSeq++;
         return;
       }
-      if (res.kind === 'ack') {
+      if (type === MsgType.Ack) {
         this.counters.acks++;
-        return pending.ack();
+        pending.acked = true;
+        return;
       }
-      return pending.finish({ kind: 'throttled', backoffMs: res.backoffMs });
+      return this.finish(pending, {
+        kind: 'throttled',
+        backoffMs: throttleBackoffMs((msg[7] as number) & 0x0f),
+      });
     }
-    const m = matchFrame(msg, pending.hashKey, pending.seq);
+    const m = frameMismatch(
+      msg,
+      pending.hashKeyHi,
+      pending.hashKeyLo,
+      pending.seqHi,
+      pending.seqLo,
+    );
     if (m === 'malformed') this.counters.malformed++;
     else if (m === 'legacy') this.counters.legacyFrame++;
     else if (m === 'wrong-gap') this.counters.wrongGap++;
-    else pending.finish({ kind: 'frame', frame: msg });
+    else this.finish(pending, { kind: 'frame', frame: msg });
+  }
+
+  /** `address|port` of a datagram's source, canonical, from a bounded cache. */
+  private remoteOf(address: string, port: number): string {
+    let ports = this.sources.get(address);
+    if (ports === undefined) {
+      if (this.sources.size >= 256) this.sources.clear();
+      ports = new Map();
+      this.sources.set(address, ports);
+    }
+    let remote = ports.get(port);
+    if (remote === undefined) {
+      if (ports.size >= 1024) ports.clear();
+      remote = `${canonicalIp(address)}|${port}`;
+      ports.set(port, remote);
+    }
+    return remote;
   }
 
   private isKnownSource(remote: string): boolean {
     for (const { value: r } of this.resolved.values()) {
-      if (r !== undefined && `${r.address}|${r.port}` === remote) return true;
+      if (r !== undefined && r.remote === remote) return true;
     }
     return false;
   }
@@ -406,4 +558,36 @@ function isBound(socket: Socket): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Settles like `promise`, but rejects after `ms` or as soon as `signal` aborts. The
+ * underlying work (a host's lookup) is not cancelled, only no longer waited for.
+ */
+function bounded<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      done();
+      reject(new Error('aborted'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`lookup did not finish within ${ms} ms`));
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        done();
+        resolve(v);
+      },
+      (err: unknown) => {
+        done();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }

@@ -13,7 +13,12 @@ export function target(
   offset: number,
   what: string,
 ): Uint8Array {
-  if (buf === undefined) return Buffer.alloc(size);
+  if (buf === undefined) {
+    if (offset !== 0) {
+      throw new WireError('buffer', `${what}: offset ${describe(offset)} given without a buffer`);
+    }
+    return Buffer.alloc(size);
+  }
   if (!(buf instanceof Uint8Array)) {
     throw new WireError('buffer', `${what}: buffer must be bytes, got ${describe(buf)}`);
   }

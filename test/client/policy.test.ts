@@ -1,8 +1,26 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cacheKeyHex } from '../../src/index.js';
 import { A, B, C, RecordingDeduper, accountingHolds, harness } from '../helpers/client.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// Fake clock: timeouts, holds, cooldowns and RTT samples are exact, whatever the machine load.
+beforeEach(() => {
+  vi.useFakeTimers({
+    toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'Date', 'performance'],
+  });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const sleep = (ms: number): Promise<void> => vi.advanceTimersByTimeAsync(ms);
+
+/** Runs the clock until the client has nothing queued or in flight. */
+async function idle(h: { client: { onIdle(): Promise<void> } }): Promise<void> {
+  let done = false;
+  void h.client.onIdle().then(() => (done = true));
+  for (let i = 0; i < 10_000 && !done; i++) await vi.advanceTimersByTimeAsync(1);
+  expect(done).toBe(true);
+}
 
 describe('local coalescing', () => {
   it('a gap already queued or in flight is not fetched again, with or without a deduper', async () => {
@@ -13,7 +31,7 @@ describe('local coalescing', () => {
       h.client.enqueue({ hashKey: 1n, startSeq: 2n }); // queued
       expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n })).toBe(true);
       expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n, endSeq: 2n })).toBe(true);
-      await h.client.onIdle();
+      await idle(h);
       expect(h.transport.sent.map((s) => s.nack.startSeq)).toEqual([1n, 2n]);
       expect(h.events.deduped).toEqual([
         { hashKey: 1n, seq: 1n, cause: 'coalesced' },
@@ -24,7 +42,7 @@ describe('local coalescing', () => {
       // Once it has ended (and the shared claim window has passed), it is fetched again.
       deduper?.expire();
       h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-      await h.client.onIdle();
+      await idle(h);
       expect(h.transport.sent).toHaveLength(3);
     }
   });
@@ -35,10 +53,10 @@ describe('recent-failure memory', () => {
     const h = harness({ upstreams: [A], failureMemoryMs: 60 });
     h.transport.intercept(A).miss().persist();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n })).toBe(true);
     expect(h.client.enqueue({ hashKey: 1n, startSeq: 1n })).toBe(true);
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent).toHaveLength(1);
     expect(h.events.failed.map((f) => f.reason)).toEqual([
       'exhausted',
@@ -48,7 +66,7 @@ describe('recent-failure memory', () => {
     expect(h.client.stats().failureMemory).toBe(1);
     await sleep(80);
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent).toHaveLength(2);
   });
 
@@ -56,10 +74,10 @@ describe('recent-failure memory', () => {
     const h = harness({ upstreams: [A], failureMemorySize: 2 });
     h.transport.intercept(A).miss().persist();
     for (const s of [1n, 2n, 3n]) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.client.stats().failureMemory).toBe(2);
     for (const s of [1n, 2n, 3n]) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent.map((s) => s.nack.startSeq)).toEqual([1n, 2n, 3n, 1n]);
   });
 
@@ -67,9 +85,9 @@ describe('recent-failure memory', () => {
     const h = harness({ upstreams: [A], failureMemoryMs: 0 });
     h.transport.intercept(A).miss().persist();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent).toHaveLength(2);
   });
 });
@@ -86,7 +104,7 @@ describe('upstream health', () => {
     h.transport.intercept(A).silent().times(3);
     h.transport.intercept(B).serve().persist();
     for (const s of [1n, 2n, 3n]) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await h.client.onIdle();
+    await idle(h);
     // Gaps 1 and 2 wait for A's timeout; gap 3 goes straight to B.
     expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
       `${A}#1`,
@@ -109,7 +127,7 @@ describe('upstream health', () => {
     // demoted again at once (one timeout, not demoteAfter of them).
     h.client.enqueue({ hashKey: 1n, startSeq: 4n });
     h.client.enqueue({ hashKey: 1n, startSeq: 5n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent.slice(5).map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
       `${A}#4`,
       `${B}#4`,
@@ -120,7 +138,7 @@ describe('upstream health', () => {
     await sleep(100);
     h.transport.intercept(A).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 6n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.events.recovered.at(-1)).toMatchObject({ seq: 6n, upstream: A });
     expect(h.client.stats().upstreams[0]).toMatchObject({
       state: 'healthy',
@@ -139,12 +157,12 @@ describe('upstream health', () => {
     h.transport.intercept(A).error('send');
     h.transport.intercept(B).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     h.transport.intercept(B).miss();
     h.transport.intercept(C).miss();
     h.transport.intercept(A).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 2n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent.slice(2).map((s) => s.upstream)).toEqual([B, C, A]);
     expect(h.events.recovered.at(-1)?.upstream).toBe(A);
     expect(h.client.stats().upstreams[0]?.state).toBe('healthy');
@@ -157,7 +175,7 @@ describe('upstream health', () => {
     h.transport.intercept(B).serve().times(2);
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
     h.client.enqueue({ hashKey: 1n, startSeq: 2n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.client.stats().upstreams[0]).toMatchObject({
       state: 'healthy',
       consecutiveFailures: 0,
@@ -172,7 +190,7 @@ describe('hedging', () => {
     h.transport.intercept(A).serve().delay(300);
     h.transport.intercept(B).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent.map((s) => s.upstream)).toEqual([A, B]);
     expect(h.events.recovered).toMatchObject([{ upstream: B, hedged: true, attempts: 2 }]);
     expect(h.events.recovered[0]!.latencyMs).toBeLessThan(300);
@@ -185,7 +203,7 @@ describe('hedging', () => {
     const h = harness({ upstreams: [A, B], hedgeAfterMs: 200 });
     h.transport.intercept(A).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent.map((s) => s.upstream)).toEqual([A]);
     expect(h.client.stats()).toMatchObject({ hedges: 0, hedgeWins: 0 });
   });
@@ -195,7 +213,7 @@ describe('hedging', () => {
     h.transport.intercept(A).silent();
     h.transport.intercept(B).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.events.recovered).toMatchObject([{ upstream: B, hedged: false }]);
     expect(h.events.recovered[0]!.latencyMs).toBeGreaterThanOrEqual(35);
   });
@@ -214,7 +232,7 @@ describe('adaptive attempt timeout', () => {
     h.transport.intercept(A).silent();
     h.transport.intercept(B).serve();
     for (let s = 1n; s <= 9n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await h.client.onIdle();
+    await idle(h);
     const waits = h.transport.sentTo(A).map((s) => s.timeoutMs);
     expect(waits[0]).toBe(1000); // no estimate yet
     expect(waits[8]).toBeLessThan(200); // near upstream: abandoned in milliseconds
@@ -228,7 +246,7 @@ describe('adaptive attempt timeout', () => {
     const h = harness({ upstreams: [A], timeoutMs: 700 });
     h.transport.intercept(A).serve().times(3);
     for (let s = 1n; s <= 3n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent.map((s) => s.timeoutMs)).toEqual([700, 700, 700]);
   });
 });
@@ -238,7 +256,7 @@ describe('deadlines and bounds', () => {
     const h = harness({ upstreams: [A], gapDeadlineMs: 50, maxThrottleRetries: 100 });
     h.transport.intercept(A).throttle(20).persist();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.events.failed).toMatchObject([{ reason: 'deadline' }]);
     expect(h.events.failed[0]!.latencyMs).toBeLessThan(1000);
     expect(h.transport.sent.length).toBeLessThanOrEqual(4);
@@ -250,7 +268,7 @@ describe('deadlines and bounds', () => {
     const h = harness({ upstreams: [A, B], timeoutMs: 5000, gapDeadlineMs: 40 });
     h.transport.intercept('*').silent().persist();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.transport.sent[0]!.timeoutMs).toBeLessThanOrEqual(40);
     expect(h.events.failed[0]?.reason).toMatch(/deadline|exhausted/);
   });
@@ -261,7 +279,7 @@ describe('deadlines and bounds', () => {
     h.transport.intercept(A).serve().times(2);
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
     h.client.enqueue({ hashKey: 1n, startSeq: 2n });
-    await h.client.onIdle();
+    await idle(h);
     expect(h.client.stats().recovered).toBe(2);
     expect(h.events.error.map((e) => e.error.message)).toEqual([
       'cache.store did not settle within 20 ms',

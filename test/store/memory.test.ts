@@ -7,11 +7,11 @@ const frame = (n: number, fill = 1): Uint8Array => new Uint8Array(n).fill(fill);
 describe('MemoryCache', () => {
   it('stores and retrieves by the 16-byte key, honouring the per-entry TTL', async () => {
     const cache = new MemoryCache();
-    cache.store(cacheKey(1n, 1n), frame(100, 7), 40);
+    cache.store(cacheKey(1n, 1n), frame(100, 7), 300);
     cache.store(cacheKey(1n, 2n), frame(100, 8), 60_000);
     expect(cache.retrieve(cacheKey(1n, 1n))?.[0]).toBe(7);
-    expect(cache.remainingTtl(cacheKey(1n, 2n))).toBeGreaterThan(59_000);
-    await sleep(60);
+    expect(cache.remainingTtl(cacheKey(1n, 2n))).toBeGreaterThan(50_000);
+    await sleep(400);
     expect(cache.retrieve(cacheKey(1n, 1n))).toBeUndefined();
     expect(cache.retrieve(cacheKey(1n, 2n))?.[0]).toBe(8);
   });
@@ -46,12 +46,12 @@ describe('MemoryCache', () => {
 describe('MemoryDeduper', () => {
   it('grants one claim per key until its TTL passes', async () => {
     const d = new MemoryDeduper();
-    expect(d.setNX(cacheKey(1n, 1n), '1', 40)).toBe(true);
-    expect(d.setNX(cacheKey(1n, 1n), '1', 40)).toBe(false);
-    expect(d.setNX(cacheKey(1n, 2n), '1', 40)).toBe(true);
+    expect(d.setNX(cacheKey(1n, 1n), '1', 300)).toBe(true);
+    expect(d.setNX(cacheKey(1n, 1n), '1', 300)).toBe(false);
+    expect(d.setNX(cacheKey(1n, 2n), '1', 300)).toBe(true);
     expect(d.get(cacheKey(1n, 1n))).toBe('1');
-    await sleep(60);
-    expect(d.setNX(cacheKey(1n, 1n), '1', 40)).toBe(true);
+    await sleep(400);
+    expect(d.setNX(cacheKey(1n, 1n), '1', 300)).toBe(true);
   });
 
   it('holds at most maxEntries claims', () => {

@@ -1,0 +1,469 @@
+/**
+ * Hostile upstreams over real loopback UDP. A raw-dgram upstream answers the client's NACKs
+ * with junk: replies from sockets that were not asked, frames for other gaps, bad magic,
+ * short headers, lying payload lengths, oversize datagrams, ACK floods, MISS and THROTTLED
+ * storms, legacy frames. None may be cached or retransmitted; each is counted; the right
+ * frame, when it follows in time, is still accepted.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { FrameVer, MAGIC } from '../../src/index.js';
+import { UpstreamEmulator, buildFrame } from '../../src/testing/index.js';
+import type { UdpTransportStats } from '../../src/transport/udp.js';
+import { ack, miss, rawResponse, throttled } from './helpers/datagrams.js';
+import { HostileUpstream, type HostileTurn, type Source } from './helpers/hostile-upstream.js';
+import { counts, ignoreCounters, rig, type Rig } from './helpers/rig.js';
+import { openResources, settleLeaks, type ResourceCounts } from './helpers/resources.js';
+import { waitFor } from './helpers/wait.js';
+
+const H = 0x5eed_0000_0000_0007n;
+const S = 4242n;
+
+interface Junk {
+  bytes: Uint8Array;
+  from?: Source;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+let baseline: ResourceCounts = {};
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  expect(await settleLeaks(baseline)).toEqual([]);
+});
+
+async function startHostile(
+  script: (turn: HostileTurn) => Promise<void> | void,
+  host: '127.0.0.1' | '::1' = '127.0.0.1',
+): Promise<HostileUpstream> {
+  baseline = Object.keys(baseline).length === 0 ? openResources() : baseline;
+  const h = await HostileUpstream.start({ host, script });
+  cleanups.push(() => h.close());
+  return h;
+}
+
+function startRig(
+  upstreams: string[],
+  extra: { timeoutMs?: number; workers?: number; lateReplyGuardMs?: number } = {},
+): Rig {
+  const r = rig(
+    {
+      upstreams,
+      timeoutMs: extra.timeoutMs ?? 5000,
+      gapDeadlineMs: 20_000,
+      failureMemoryMs: 0,
+      workers: extra.workers ?? 4,
+    },
+    { lateReplyGuardMs: extra.lateReplyGuardMs ?? 2000 },
+  );
+  cleanups.push(() => r.close());
+  return r;
+}
+
+/**
+ * Sends each junk datagram and waits until the transport has counted it (so the receive
+ * buffer never overflows and counts are exact), then sends `finale` if given.
+ */
+async function paced(r: Rig, turn: HostileTurn, junk: Junk[], finale?: Uint8Array): Promise<void> {
+  for (const j of junk) {
+    const before = r.ignored();
+    await turn.send(j.bytes, j.from ?? 'self');
+    await waitFor(() => r.ignored() > before, 'the transport to count a junk datagram');
+  }
+  if (finale !== undefined) await turn.send(finale);
+}
+
+/** The frame the client asked for. */
+const right = (): Buffer => buildFrame({ hashKey: H, seq: S });
+
+/** One gap, answered by `junk` then the right frame; asserts it is recovered cleanly. */
+async function junkThenRight(
+  junk: (nackSeq: bigint) => Junk[],
+  expected: Partial<UdpTransportStats>,
+  host: '127.0.0.1' | '::1' = '127.0.0.1',
+): Promise<Rig> {
+  const frame = right();
+  const hostile = await startHostile(async (turn) => {
+    await paced(r, turn, junk(turn.nack.startSeq), frame);
+  }, host);
+  const r = startRig([hostile.endpoint]);
+  expect(r.client.enqueue({ hashKey: H, startSeq: S })).toBe(true);
+  await r.client.onIdle();
+  expect(r.client.stats()).toMatchObject({ requests: 1, recovered: 1, failedTotal: 0 });
+  expect(ignoreCounters(r.counters())).toEqual(counts(expected));
+  // Exactly the right bytes were cached and retransmitted, once.
+  expect(r.cache.stored).toHaveLength(1);
+  expect(Buffer.from(r.cache.stored[0]?.frame ?? []).equals(frame)).toBe(true);
+  expect(r.retransmitter.frames).toHaveLength(1);
+  expect(Buffer.from(r.retransmitter.frames[0]?.frame ?? []).equals(frame)).toBe(true);
+  expect(r.client.stats().invalidFrames).toBe(0);
+  expect(hostile.nacks).toHaveLength(1);
+  return r;
+}
+
+/** Things an attacker would like the client to take: the frame, and answers to the NACK. */
+function tempting(from: Source): Junk[] {
+  return [
+    { bytes: right(), from },
+    { bytes: ack(S), from },
+    { bytes: miss(), from },
+    { bytes: throttled(S, 15), from },
+  ];
+}
+
+describe('replies from a socket that was not asked', () => {
+  it.each(['127.0.0.1', '::1'] as const)('from another port (%s)', async (host) => {
+    await junkThenRight(() => tempting('other-port'), { foreignSource: 4 }, host);
+  });
+
+  it.each(['127.0.0.1', '::1'] as const)('from another address (%s)', async (host) => {
+    await junkThenRight(() => tempting('other-address'), { foreignSource: 4 }, host);
+  });
+
+  it('a spoofer answering while the real upstream stays silent gets nothing in', async () => {
+    const hostile = await startHostile(async (turn) => {
+      for (const j of tempting('other-address')) await turn.send(j.bytes, j.from);
+      for (const j of tempting('other-port')) await turn.send(j.bytes, j.from);
+    });
+    const r = startRig([hostile.endpoint], { timeoutMs: 500 });
+    r.client.enqueue({ hashKey: H, startSeq: S });
+    await r.client.onIdle();
+    expect(r.client.stats()).toMatchObject({ recovered: 0, failed: { exhausted: 1 } });
+    // Counted on arrival: before the timeout or after it, from a stranger either way.
+    await waitFor(() => r.counters().foreignSource === 8, 'eight foreign datagrams');
+    expect(ignoreCounters(r.counters())).toEqual(counts({ foreignSource: 8 }));
+    expect(r.cache.stored).toHaveLength(0);
+    expect(r.retransmitter.frames).toHaveLength(0);
+  });
+});
+
+describe('frames that are not the requested frame', () => {
+  it('valid frames for other gaps, of every version', async () => {
+    await junkThenRight(
+      () => [
+        { bytes: buildFrame({ hashKey: H, seq: S + 1n }) },
+        { bytes: buildFrame({ hashKey: H, seq: S - 1n }) },
+        { bytes: buildFrame({ hashKey: H + 1n, seq: S }) },
+        { bytes: buildFrame({ hashKey: 0n, seq: S }) },
+        { bytes: buildFrame({ hashKey: H ^ (1n << 63n), seq: S ^ (1n << 63n) }) },
+        ...[
+          FrameVer.Fragment,
+          FrameVer.Block,
+          FrameVer.Subtree,
+          FrameVer.Anchor,
+          FrameVer.Beef,
+        ].map((frameVer) => ({ bytes: buildFrame({ hashKey: H, seq: S + 7n, frameVer }) })),
+      ],
+      { wrongGap: 10 },
+    );
+  });
+
+  it('bad magic, in each of its four bytes', async () => {
+    const bad = (at: number): Buffer => {
+      const f = right();
+      f[at] = (f[at] ?? 0) ^ 0xff;
+      return f;
+    };
+    const badResponse = rawResponse(0x12, 2, S);
+    badResponse.writeUInt32BE((MAGIC ^ 1) >>> 0, 0);
+    await junkThenRight(
+      () => [0, 1, 2, 3].map((at) => ({ bytes: bad(at) })).concat([{ bytes: badResponse }]),
+      { malformed: 5 },
+    );
+  });
+
+  it('short headers: cut anywhere before the end of the header, fragments included', async () => {
+    const frag = buildFrame({ hashKey: H, seq: S, frameVer: FrameVer.Fragment });
+    const cuts = [0, 1, 4, 7, 8, 15, 16, 17, 43, 44, 45, 64, 88, 91];
+    await junkThenRight(
+      () => [
+        ...cuts.map((n) => ({ bytes: right().subarray(0, n) })),
+        ...[92, 100, 103].map((n) => ({ bytes: frag.subarray(0, n) })),
+      ],
+      { malformed: cuts.length + 3 },
+    );
+  });
+
+  it('a payload length that disagrees with the datagram', async () => {
+    const lying = (declared: number, pad = 0): Buffer => {
+      const f = Buffer.concat([right(), Buffer.alloc(pad)]);
+      f.writeUInt32BE(declared, 88);
+      return f;
+    };
+    const len = right().length - 92;
+    await junkThenRight(
+      () => [
+        { bytes: lying(len + 1) },
+        { bytes: lying(len - 1) },
+        { bytes: lying(0) },
+        { bytes: lying(0xffff_ffff) },
+        { bytes: lying(len, 1) },
+        { bytes: lying(len + 3, 4) },
+      ],
+      { malformed: 6 },
+    );
+  });
+
+  it.each(['127.0.0.1', '::1'] as const)('oversize datagrams up to ~64 KB (%s)', async (host) => {
+    const big = 65_000;
+    const headerOfRight = (): Buffer => {
+      const f = Buffer.alloc(big, 0x5a);
+      right().copy(f, 0, 0, 92);
+      return f; // declares a 16-byte payload but carries 64 KB
+    };
+    const noise = Buffer.alloc(big);
+    for (let i = 0; i < big; i++) noise[i] = (i * 131 + 7) & 0xff;
+    const wrongGapBig = buildFrame({
+      hashKey: H,
+      seq: S + 1n,
+      payload: Buffer.alloc(big - 92, 1),
+    });
+    await junkThenRight(
+      () => [{ bytes: headerOfRight() }, { bytes: noise }, { bytes: wrongGapBig }],
+      { malformed: 2, wrongGap: 1 },
+      host,
+    );
+  });
+
+  it('legacy frames (44-byte header, no HashKey/SeqNum)', async () => {
+    const legacy = (payload: number): Buffer =>
+      buildFrame({ hashKey: H, seq: S, frameVer: FrameVer.Legacy, payload: Buffer.alloc(payload) });
+    await junkThenRight(
+      () => [{ bytes: legacy(0) }, { bytes: legacy(48) }, { bytes: legacy(200) }],
+      { legacyFrame: 3 },
+    );
+  });
+
+  it('responses for other sequence numbers and malformed responses', async () => {
+    await junkThenRight(
+      () => [
+        { bytes: ack(S + 1n) },
+        { bytes: throttled(S - 1n, 3) },
+        { bytes: rawResponse(0x14, 0, S) }, // unknown type
+        { bytes: rawResponse(0xff, 0xff, S) },
+        {
+          bytes: (() => {
+            const b = rawResponse(0x11, 0, 0n);
+            b.writeUInt16BE(0x0001, 4);
+            return b;
+          })(),
+        },
+      ],
+      { mismatchedSeq: 2, malformed: 3 },
+    );
+  });
+
+  it('everything at once, then the frame', async () => {
+    await junkThenRight(
+      () => [
+        ...tempting('other-port'),
+        ...tempting('other-address'),
+        { bytes: buildFrame({ hashKey: H, seq: S + 1n }) },
+        { bytes: right().subarray(0, 91) },
+        { bytes: buildFrame({ hashKey: H, seq: S, frameVer: FrameVer.Legacy }) },
+        { bytes: ack(S) },
+        { bytes: ack(S) },
+        { bytes: ack(S + 9n) },
+      ],
+      { foreignSource: 8, wrongGap: 1, malformed: 1, legacyFrame: 1, acks: 2, mismatchedSeq: 1 },
+    );
+  });
+});
+
+describe('floods and storms', () => {
+  async function withEmulator(): Promise<UpstreamEmulator> {
+    const emu = await UpstreamEmulator.start({ host: '127.0.0.1' });
+    cleanups.push(() => emu.close());
+    return emu;
+  }
+
+  it('an ACK flood ended by a MISS: counted, then the next upstream serves', async () => {
+    const emu = await withEmulator();
+    emu.put(right());
+    const hostile = await startHostile(async (turn) => {
+      for (let burst = 0; burst < 10; burst++) {
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < 50; i++) sends.push(turn.send(ack(S)));
+        for (let i = 0; i < 10; i++) sends.push(turn.send(ack(S + 1n + BigInt(i))));
+        await Promise.all(sends);
+        const want = (burst + 1) * 60;
+        await waitFor(() => r.ignored() >= want, 'the ACK burst to be counted');
+      }
+      await turn.send(miss());
+    });
+    const r = startRig([hostile.endpoint, emu.endpoint]);
+    r.client.enqueue({ hashKey: H, startSeq: S });
+    await r.client.onIdle();
+    expect(r.client.stats()).toMatchObject({ recovered: 1, failedTotal: 0 });
+    expect(r.events.recovered[0]?.upstream).toBe(emu.endpoint);
+    // 500 flooded ACKs, plus the emulator's own ACK before its frame.
+    expect(ignoreCounters(r.counters())).toEqual(counts({ acks: 501, mismatchedSeq: 100 }));
+    expect(r.cache.stored).toHaveLength(1);
+    expect(r.retransmitter.frames).toHaveLength(1);
+  });
+
+  it('an ACK flood with no frame times out, then the next upstream serves', async () => {
+    const emu = await withEmulator();
+    emu.put(right());
+    const hostile = await startHostile(async (turn) => {
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < 300; i++) sends.push(turn.send(ack(S)));
+      await Promise.all(sends);
+    });
+    const r = startRig([hostile.endpoint, emu.endpoint], { timeoutMs: 400 });
+    r.client.enqueue({ hashKey: H, startSeq: S });
+    await r.client.onIdle();
+    expect(r.client.stats()).toMatchObject({ recovered: 1, failedTotal: 0 });
+    expect(r.events.recovered[0]?.upstream).toBe(emu.endpoint);
+    expect(r.client.stats().upstreams[0]?.replies.timeout).toBe(1);
+    // Every ACK is counted: as an ACK while the request waited, as late once it timed out
+    // (plus the emulator's own ACK before its frame).
+    const acked = (): number => r.counters().acks + r.counters().lateReplies;
+    await waitFor(() => acked() === 301, 'all ACKs to be counted');
+    expect(r.counters().acks).toBeGreaterThan(1);
+    expect(r.ignored()).toBe(301);
+    expect(r.cache.stored).toHaveLength(1);
+  });
+
+  it('a MISS storm: every MISS is either the answer or counted; the next upstream serves', async () => {
+    const emu = await withEmulator();
+    const gaps = 16;
+    emu.putRange(H, 0n, BigInt(gaps - 1));
+    const storm = 100;
+    const hostile = await startHostile(async (turn) => {
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < storm; i++) sends.push(turn.send(miss()));
+      await Promise.all(sends);
+    });
+    const r = startRig([hostile.endpoint, emu.endpoint], { timeoutMs: 2000, workers: 4 });
+    for (let s = 0; s < gaps; s++)
+      expect(r.client.enqueue({ hashKey: H, startSeq: BigInt(s) })).toBe(true);
+    await r.client.onIdle();
+    expect(r.client.stats()).toMatchObject({ recovered: gaps, failedTotal: 0 });
+    expect(r.events.recovered.every((e) => e.upstream === emu.endpoint)).toBe(true);
+    await hostile.idle();
+    const sent = storm * hostile.nacks.length;
+    const answered = r.client.stats().upstreams[0]?.replies.miss ?? 0;
+    const stray = (): number => r.counters().unsolicited + r.counters().lateReplies;
+    await waitFor(() => answered + stray() === sent, 'every MISS to be accounted for');
+    // Nothing else was ignored but the emulator's ACKs (one per gap it served).
+    expect(r.ignored()).toBe(stray() + gaps);
+    expect(r.counters().acks).toBe(gaps);
+    expect(r.cache.stored.map((x) => x.key).sort()).toHaveLength(gaps);
+    expect(r.retransmitter.frames).toHaveLength(gaps);
+  });
+
+  it('a THROTTLED storm: holds are bounded, then the next upstream serves', async () => {
+    const emu = await withEmulator();
+    emu.put(right());
+    const storm = 40;
+    const hostile = await startHostile(async (turn) => {
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < storm; i++) sends.push(turn.send(throttled(turn.nack.startSeq, 0)));
+      await Promise.all(sends);
+    });
+    const r = rig({
+      upstreams: [hostile.endpoint, emu.endpoint],
+      timeoutMs: 2000,
+      maxThrottleRetries: 2,
+      failureMemoryMs: 0,
+    });
+    cleanups.push(() => r.close());
+    r.client.enqueue({ hashKey: H, startSeq: S });
+    await r.client.onIdle();
+    expect(r.client.stats()).toMatchObject({ recovered: 1, failedTotal: 0, throttleHolds: 2 });
+    expect(r.events.recovered[0]?.upstream).toBe(emu.endpoint);
+    // Asked once, then once per honoured hold: the storm did not multiply the NACKs.
+    expect(hostile.nacks).toHaveLength(3);
+    await hostile.idle();
+    const answered = r.client.stats().upstreams[0]?.replies.throttled ?? 0;
+    const stray = (): number => r.counters().unsolicited + r.counters().lateReplies;
+    await waitFor(() => answered + stray() === storm * 3, 'every THROTTLED to be counted');
+    expect(r.ignored()).toBe(stray() + 1); // + the emulator's ACK
+    expect(r.cache.stored).toHaveLength(1);
+  });
+
+  it('THROTTLED with the largest hint ends at the gap deadline, not hours later', async () => {
+    const hostile = await startHostile(async (turn) => {
+      await turn.send(throttled(turn.nack.startSeq, 15)); // 125 ms << 15 ≈ 68 minutes
+    });
+    const r = rig({ upstreams: [hostile.endpoint], timeoutMs: 500, gapDeadlineMs: 800 });
+    cleanups.push(() => r.close());
+    r.client.enqueue({ hashKey: H, startSeq: S });
+    await r.client.onIdle();
+    expect(r.client.stats()).toMatchObject({ recovered: 0, failed: { deadline: 1 } });
+    expect(r.cache.stored).toHaveLength(0);
+  });
+});
+
+describe('frames nobody is waiting for', () => {
+  it('a frame sent before it was asked for, or after the request timed out, is never cached', async () => {
+    let phase: 'learn' | 'silent' | 'late' = 'learn';
+    const frame2 = buildFrame({ hashKey: H, seq: S + 2n });
+    const frame3 = buildFrame({ hashKey: H, seq: S + 3n });
+    const hostile = await startHostile(async (turn) => {
+      if (phase === 'learn') {
+        // Serve the first gap, then push the next gaps' frames before anyone asks.
+        await turn.send(buildFrame({ hashKey: H, seq: turn.nack.startSeq }));
+        await waitFor(() => r.client.stats().recovered === 1, 'the first recovery');
+        await turn.send(frame2);
+        await turn.send(frame3, 'other-port');
+      } else if (phase === 'late') {
+        await waitFor(() => r.client.stats().failedTotal === 2, 'the request to time out');
+        await turn.send(frame3);
+      }
+    });
+    // A long guard, so the late frame is recognised as late however slow the machine is.
+    const r = startRig([hostile.endpoint], { timeoutMs: 300, lateReplyGuardMs: 60_000 });
+    r.client.enqueue({ hashKey: H, startSeq: S });
+    await r.client.onIdle();
+    await hostile.idle();
+    await waitFor(() => r.ignored() === 2, 'the unprompted frames to be counted');
+    expect(ignoreCounters(r.counters())).toEqual(counts({ unsolicited: 1, foreignSource: 1 }));
+    phase = 'silent';
+    r.client.enqueue({ hashKey: H, startSeq: S + 2n });
+    await r.client.onIdle();
+    phase = 'late';
+    r.client.enqueue({ hashKey: H, startSeq: S + 3n });
+    await r.client.onIdle();
+    await hostile.idle();
+    await waitFor(() => r.counters().lateReplies === 1, 'the late frame to be counted');
+    expect(r.client.stats()).toMatchObject({ recovered: 1, failed: { exhausted: 2 } });
+    expect(r.cache.stored.map((x) => x.key)).toEqual([
+      H.toString(16).padStart(16, '0') + S.toString(16).padStart(16, '0'),
+    ]);
+    expect(r.retransmitter.frames).toHaveLength(1);
+  });
+
+  it('two gaps in flight to one upstream: swapped frames are refused, the right ones accepted', async () => {
+    const a = S;
+    const b = S + 1n;
+    const asked = new Set<bigint>();
+    const turns: HostileTurn[] = [];
+    const hostile = await startHostile(async (turn) => {
+      turns.push(turn);
+      asked.add(turn.nack.startSeq);
+      if (turns.length < 2) return;
+      // Both NACKs are in: answer each with the other's frame, then with its own.
+      const [ta, tb] = turns[0]?.nack.startSeq === a ? turns : [turns[1], turns[0]];
+      if (ta === undefined || tb === undefined) return;
+      await ta.send(buildFrame({ hashKey: H, seq: b }));
+      await tb.send(buildFrame({ hashKey: H, seq: a }));
+      await waitFor(() => r.counters().wrongGap === 2, 'the swapped frames to be counted');
+      await ta.send(buildFrame({ hashKey: H, seq: a }));
+      await tb.send(buildFrame({ hashKey: H, seq: b }));
+    });
+    const r = startRig([hostile.endpoint]);
+    r.client.enqueue({ hashKey: H, startSeq: a });
+    r.client.enqueue({ hashKey: H, startSeq: b });
+    await r.client.onIdle();
+    expect([...asked].sort()).toEqual([a, b]);
+    expect(r.client.stats()).toMatchObject({ recovered: 2, failedTotal: 0 });
+    expect(ignoreCounters(r.counters())).toEqual(counts({ wrongGap: 2 }));
+    for (const e of r.events.recovered) {
+      const stored = r.cache.stored.find(
+        (x) => x.key === H.toString(16).padStart(16, '0') + e.seq.toString(16).padStart(16, '0'),
+      );
+      expect(stored !== undefined && Buffer.from(stored.frame).readBigUInt64BE(48)).toBe(e.seq);
+    }
+  });
+});

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+
+/** Every module reachable from `entry` through relative imports, and the bare specifiers seen. */
+function importGraph(entry: string): { files: Set<string>; bare: Set<string> } {
+  const files = new Set<string>();
+  const bare = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const [, spec] of text.matchAll(/(?:import|export)[^'"]*?from\s+'([^']+)'/g)) {
+      if (spec!.startsWith('.')) visit(resolve(dirname(file), spec!.replace(/\.js$/, '.ts')));
+      else bare.add(spec!);
+    }
+  };
+  visit(entry);
+  return { files, bare };
+}
+
+describe('optional peer dependencies', () => {
+  it('the core entry point reaches neither ioredis nor prom-client', () => {
+    const { files, bare } = importGraph(resolve(SRC, 'index.ts'));
+    expect(files.size).toBeGreaterThan(5);
+    expect([...bare].filter((s) => /^(ioredis|prom-client)(\/|$)/.test(s))).toEqual([]);
+    const adapters = [...files].filter((f) => /[/\\](redis|prometheus|multicast)[/\\]/.test(f));
+    expect(adapters).toEqual([]);
+  });
+
+  it('each subpath entry reaches only its own peer', () => {
+    expect(importGraph(resolve(SRC, 'redis/index.ts')).bare).toContain('ioredis');
+    expect(importGraph(resolve(SRC, 'redis/index.ts')).bare).not.toContain('prom-client');
+    expect(importGraph(resolve(SRC, 'prometheus/index.ts')).bare).toContain('prom-client');
+    expect(importGraph(resolve(SRC, 'prometheus/index.ts')).bare).not.toContain('ioredis');
+    const multicast = importGraph(resolve(SRC, 'multicast/index.ts')).bare;
+    expect([...multicast].every((s) => s.startsWith('node:'))).toBe(true);
+  });
+
+  it('package.json exports the subpaths and marks the peers optional', () => {
+    const pkg = JSON.parse(readFileSync(resolve(SRC, '../package.json'), 'utf8')) as {
+      exports: Record<string, unknown>;
+      peerDependencies: Record<string, string>;
+      peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    };
+    for (const sub of ['redis', 'prometheus', 'multicast']) {
+      expect(pkg.exports[`./${sub}`]).toEqual({
+        types: `./dist/${sub}/index.d.ts`,
+        import: `./dist/${sub}/index.js`,
+      });
+    }
+    expect(pkg.peerDependencies).toMatchObject({ ioredis: '^5.0.0', 'prom-client': '^15.0.0' });
+    expect(pkg.peerDependenciesMeta.ioredis?.optional).toBe(true);
+    expect(pkg.peerDependenciesMeta['prom-client']?.optional).toBe(true);
+  });
+});
