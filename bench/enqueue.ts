@@ -18,6 +18,8 @@ export interface Cost {
 
 /** What this process reports. */
 export interface EnqueueResult {
+  /** Accepted enqueues into a queue filled to the default depth (1,024), over and over. */
+  acceptedShallow: Cost;
   accepted: Cost;
   acceptedDecoded: Cost;
   dropped: Cost;
@@ -101,6 +103,25 @@ async function timeAccepted(gaps: Gap[]): Promise<Cost> {
   return cost;
 }
 
+/** Fills fresh clients to `depth` again and again (`gaps.length / depth` times). */
+async function timeAcceptedShallow(gaps: Gap[], depth: number): Promise<Cost> {
+  let cpuNs = 0;
+  let wallNs = 0;
+  for (let from = 0; from + depth <= gaps.length; from += depth) {
+    const c = client(depth);
+    const cost = timed(depth, () => {
+      for (let i = from; i < from + depth; i++) {
+        if (!c.enqueue(gaps[i] as Gap)) throw new Error('enqueue refused');
+      }
+    });
+    cpuNs += cost.cpuNs;
+    wallNs += cost.wallNs;
+    await c.close();
+  }
+  const batches = Math.floor(gaps.length / depth);
+  return { cpuNs: cpuNs / batches, wallNs: wallNs / batches };
+}
+
 async function timeDropped(listen: boolean): Promise<Cost> {
   const c = client(DEPTH);
   for (const g of plainGaps(0, DEPTH + 1)) c.enqueue(g);
@@ -133,6 +154,8 @@ async function heapPerGap(make: (i: number) => Gap): Promise<number> {
 async function main(): Promise<EnqueueResult> {
   const plain = plainGaps(0, DEPTH);
   const decoded = decodedGaps(0, DEPTH);
+  const acceptedShallow: Cost[] = [];
+  for (let r = 0; r < 6; r++) acceptedShallow.push(await timeAcceptedShallow(plain, 1024));
   const accepted: Cost[] = [];
   const acceptedDecoded: Cost[] = [];
   for (let r = 0; r < 6; r++) {
@@ -160,6 +183,7 @@ async function main(): Promise<EnqueueResult> {
   }
   // Drop the first (cold) timing of each series; the median of the rest is reported.
   return {
+    acceptedShallow: medianCost(acceptedShallow.slice(1)),
     accepted: medianCost(accepted.slice(1)),
     acceptedDecoded: medianCost(acceptedDecoded.slice(1)),
     dropped: medianCost(dropped.slice(1)),

@@ -1,10 +1,12 @@
 /**
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`): self time by function, top N.
+ * Given a directory, it picks the busiest profile in it (the main thread; `--cpu-prof`
+ * also writes one per worker thread, e.g. tsx's loader).
  *
- *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
+ *   node --import tsx bench/profile-summary.ts <file.cpuprofile | dir> [top=25]
  */
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -45,8 +47,37 @@ function shorten(url: string): string {
   return path.startsWith('/') ? relative(process.cwd(), path) : path;
 }
 
-const [file, topArg] = process.argv.slice(2);
-if (file !== undefined) {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+/** Share of sampled time that was not idle. */
+function busy(profile: Profile): number {
+  const idle = new Set(
+    profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id),
+  );
+  let total = 0;
+  let idleTime = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    if (idle.has(id)) idleTime += dt;
+  });
+  return total === 0 ? 0 : 1 - idleTime / total;
+}
+
+function load(path: string): Profile {
+  return JSON.parse(readFileSync(path, 'utf8')) as Profile;
+}
+
+const [target, topArg] = process.argv.slice(2);
+if (target !== undefined) {
+  let profile: Profile;
+  if (statSync(target).isDirectory()) {
+    const all = readdirSync(target)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => load(join(target, f)));
+    all.sort((a, b) => busy(b) - busy(a));
+    if (all[0] === undefined) throw new Error(`no .cpuprofile in ${target}`);
+    profile = all[0];
+  } else {
+    profile = load(target);
+  }
   console.log(summarise(profile, Number(topArg ?? 25)));
 }

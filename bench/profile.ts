@@ -2,7 +2,8 @@
  * One scenario of the bench, alone, for profiling the client process:
  *
  *   node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile.ts [lib|raw] [workers] [ms]
- *   node --import tsx bench/profile-summary.ts bench/results/prof/<file>.cpuprofile
+ *   node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile.ts enqueue
+ *   node --import tsx bench/profile-summary.ts bench/results/prof
  *
  * The emulator runs in its own (unprofiled) child process, as in the bench.
  */
@@ -19,7 +20,33 @@ const durationMs = Number(msArg);
 const FRAMES = 32_768;
 const HASH_KEY = 0x5eed_0001n;
 
+/** Fills a client's queue to 100,000 gaps, five times (the transport never answers). */
+async function enqueueOnly(): Promise<void> {
+  const depth = 100_000;
+  const gaps = Array.from({ length: depth }, (_, i) => ({ hashKey: 1n, startSeq: BigInt(i) }));
+  for (let r = 0; r < 5; r++) {
+    const client = new ProxyClient({
+      upstreams: ['[::1]:9'],
+      cache: { store() {} },
+      retransmitter: { retransmit() {} },
+      transport: {
+        exchange: (_u, _n, o) =>
+          new Promise((resolve) =>
+            o.signal?.addEventListener('abort', () => resolve({ kind: 'error', code: 'aborted' })),
+          ),
+      },
+      workers: 1,
+      queueDepth: depth,
+    });
+    const t0 = performance.now();
+    for (const g of gaps) client.enqueue(g);
+    console.log(`enqueue: ${(((performance.now() - t0) * 1e6) / depth).toFixed(0)} ns each`);
+    await client.close();
+  }
+}
+
 async function main(): Promise<void> {
+  if (mode === 'enqueue') return enqueueOnly();
   const host = await loopbackAddress();
   const up = await UpstreamProcess.start();
   try {
@@ -67,7 +94,12 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await sleep(durationMs);
     const rate = (recovered / (performance.now() - t0)) * 1000;
-    console.log('sockets', transport.socketCount, JSON.stringify(transport.stats()), JSON.stringify(client.stats().failed));
+    console.log(
+      'sockets',
+      transport.socketCount,
+      JSON.stringify(transport.stats()),
+      JSON.stringify(client.stats().failed),
+    );
     feeding = false;
     await client.onIdle();
     await client.close();

@@ -77,6 +77,58 @@ export async function rawThroughput(
   return { rate: (exchanges / elapsed) * 1000, exchanges, lost };
 }
 
+/** One raw socket doing one exchange at a time (NACK out, wait for the frame). */
+export class RawExchanger {
+  private readonly nack: Buffer;
+  private waiting: { seq: number; resolve: (ms: number) => void; started: number } | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly host: string,
+    private readonly port: number,
+    hashKey: bigint,
+  ) {
+    this.nack = Buffer.from(encodeNack({ hashKey, startSeq: 0n, flags: FLAG_PROXIED }));
+    socket.on('message', (msg) => {
+      const w = this.waiting;
+      if (w === undefined || msg.length < 92 || Number(msg.readBigUInt64BE(48)) !== w.seq) return;
+      this.waiting = undefined;
+      w.resolve(performance.now() - w.started);
+    });
+  }
+
+  static async open(host: string, port: number, hashKey: bigint): Promise<RawExchanger> {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+    return new RawExchanger(socket, host, port, hashKey);
+  }
+
+  /** Round trip in ms (NACK sent → frame received), or NaN after 200 ms without it. */
+  exchange(seq: number): Promise<number> {
+    return new Promise<number>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        resolve(NaN);
+      }, 200);
+      this.nack.writeBigUInt64BE(BigInt(seq), 16);
+      this.nack.writeBigUInt64BE(BigInt(seq), 24);
+      this.waiting = {
+        seq,
+        started: performance.now(),
+        resolve: (ms) => {
+          clearTimeout(timer);
+          resolve(ms);
+        },
+      };
+      this.socket.send(this.nack, this.port, this.host);
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
 /** Round-trip times (NACK sent → frame received), one exchange at a time, in ms. */
 export async function rawRoundTrips(
   host: string,
@@ -86,37 +138,15 @@ export async function rawRoundTrips(
   firstSeq: number,
   count: number,
 ): Promise<number[]> {
-  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
-  const nack = Buffer.from(encodeNack({ hashKey, startSeq: 0n, flags: FLAG_PROXIED }));
+  const raw = await RawExchanger.open(host, port, hashKey);
   const rtts: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      const seq = (firstSeq + i) % frames;
-      nack.writeBigUInt64BE(BigInt(seq), 16);
-      nack.writeBigUInt64BE(BigInt(seq), 24);
-      const rtt = await new Promise<number>((resolve) => {
-        let started = 0;
-        const timer = setTimeout(() => finish(NaN), 200);
-        const onMessage = (msg: Buffer): void => {
-          if (msg.length === 16) return;
-          if (msg.length >= 92 && Number(msg.readBigUInt64BE(48)) === seq) {
-            finish(performance.now() - started);
-          }
-        };
-        const finish = (v: number): void => {
-          clearTimeout(timer);
-          socket.off('message', onMessage);
-          resolve(v);
-        };
-        socket.on('message', onMessage);
-        started = performance.now();
-        socket.send(nack, port, host);
-      });
+      const rtt = await raw.exchange((firstSeq + i) % frames);
       if (!Number.isNaN(rtt)) rtts.push(rtt);
     }
   } finally {
-    await new Promise<void>((r) => socket.close(() => r()));
+    await raw.close();
   }
   return rtts;
 }

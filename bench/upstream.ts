@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 import type { EmulatorMode } from '../src/testing/index.js';
 import type { UpstreamAnswer, UpstreamCommand } from './upstream-process.js';
 
-type Request = UpstreamCommand extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
+type Request = UpstreamCommand extends infer C
+  ? C extends { id: number }
+    ? Omit<C, 'id'>
+    : never
+  : never;
 
 /** Emulators running in a separate Node.js process. */
 export class UpstreamProcess {
@@ -110,7 +114,7 @@ export class UpstreamProcess {
         if (a.error !== undefined) reject(new Error(a.error));
         else resolve(a);
       });
-      this.child.send({ ...r, id } as UpstreamCommand);
+      this.child.send({ ...r, id });
     });
   }
 }

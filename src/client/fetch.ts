@@ -1,6 +1,7 @@
 import { matchFrame } from '../wire/match.js';
 import { frameFacts, type FrameFacts } from '../wire/fast.js';
-import type { Reply, Transport } from '../transport/transport.js';
+import type { ExchangeOptions, Reply, Transport } from '../transport/transport.js';
+import { exchangeDirect, type ReplySink, type UdpTransport } from '../transport/udp.js';
 import type { Deadlines, Timed } from '../transport/deadlines.js';
 import type { UpstreamHealth, ReplyKind } from './health.js';
 import type { ResolvedOptions } from './options.js';
@@ -27,11 +28,10 @@ export interface FetchContext {
   readonly options: ResolvedOptions;
   readonly counters: Counters;
   /**
-   * Walks in progress. The client ends them with {@link FetchHandle.abortNow} when it
-   * closes, instead of each walk listening on the shutdown signal.
+   * Gap deadlines of the walks in progress (one timer for all of them). It is also the
+   * list of walks in progress: {@link abortWalks} ends them when the client closes,
+   * instead of each walk listening on the shutdown signal.
    */
-  readonly inflight: Set<FetchHandle>;
-  /** Gap deadlines of the walks in progress (one timer for all of them). */
   readonly deadlines: Deadlines;
   /**
    * The transport is the library's own UdpTransport, which always settles within the
@@ -48,22 +48,31 @@ export interface FetchContext {
   onTransportFault(error: unknown, upstream: string, hashKey: bigint, seq: bigint): void;
 }
 
-/** A walk in progress, as the client sees it. */
-export interface FetchHandle {
-  /** Ends the walk at once as `aborted` (the client is closing). */
-  abortNow(): void;
+/** Ends every walk in progress at once as `aborted` (the client is closing). */
+export function abortWalks(ctx: FetchContext): void {
+  for (const t of ctx.deadlines.snapshot()) if (t instanceof Walk) t.abortNow();
 }
 
-interface Attempt {
-  readonly upstream: string;
-  readonly hedged: boolean;
-  /** Only hedged walks give each attempt its own controller (to cancel the loser). */
-  readonly abort: AbortController | undefined;
-  readonly signal: AbortSignal;
+/** One upstream being asked for one gap (re-asked after THROTTLED holds). */
+class Attempt implements ReplySink {
   /** When the current exchange was sent (for the RTT sample). */
-  sentAt: number;
+  sentAt = 0;
   /** THROTTLED holds honoured on this upstream. */
-  throttles: number;
+  throttles = 0;
+
+  constructor(
+    private readonly walk: Walk,
+    readonly upstream: string,
+    readonly hedged: boolean,
+    /** Only hedged walks give each attempt its own controller (to cancel the loser). */
+    readonly abort: AbortController | undefined,
+    readonly signal: AbortSignal,
+  ) {}
+
+  /** A reply from UdpTransport's {@link exchangeDirect}. */
+  replied(reply: Reply): void {
+    this.walk.replied(this, reply);
+  }
 }
 
 type AttemptResult =
@@ -83,7 +92,7 @@ const RESULT = {
  * unless hedging starts the next in parallel; THROTTLED holds and re-asks the same upstream;
  * MISS, timeout and errors move on. Ends on the first valid frame, when every upstream
  * has answered without one, at the gap's deadline, or when `signal` aborts (the client
- * calls {@link FetchHandle.abortNow} on every walk in `ctx.inflight` when it aborts it),
+ * calls {@link abortWalks} when it aborts it),
  * by calling `ctx.walked(token, result)` once. No Promise per walk: the client hands a
  * token (its job) and gets it back.
  *
@@ -103,10 +112,12 @@ export function startWalk(
   new Walk(ctx, token, hashKey, seq, nack, signal, deadlineAt).start();
 }
 
-class Walk implements FetchHandle, Timed {
+class Walk implements Timed {
   private readonly order: readonly string[];
   private readonly hedging: boolean;
-  private readonly running: Attempt[] = [];
+  /** Attempts asking now: one at most without hedging (`solo`), a list with it. */
+  private solo: Attempt | undefined = undefined;
+  private running: Attempt[] | undefined = undefined;
   private next = 0;
   private attempts = 0;
   private done = false;
@@ -133,11 +144,11 @@ class Walk implements FetchHandle, Timed {
       this.finish({ kind: 'aborted', attempts: 0 });
       return;
     }
-    this.ctx.inflight.add(this);
     this.ctx.deadlines.add(this);
     this.launch(false);
   }
 
+  /** Ends the walk at once as `aborted` (the client is closing). */
   abortNow(): void {
     this.finish({ kind: 'aborted', attempts: this.attempts });
   }
@@ -157,8 +168,8 @@ class Walk implements FetchHandle, Timed {
     this.done = true;
     clearTimeout(this.hedgeTimer);
     this.ctx.deadlines.remove(this);
-    this.ctx.inflight.delete(this);
-    for (const a of this.running) a.abort?.abort();
+    // Copied: an aborted attempt may settle (and leave `running`) at once.
+    if (this.running !== undefined) for (const a of [...this.running]) a.abort?.abort();
     const { order, ctx } = this;
     for (let i = this.next; i < order.length; i++) ctx.health.release(order[i] as string);
     ctx.walked(this.token, result);
@@ -168,18 +179,13 @@ class Walk implements FetchHandle, Timed {
     if (this.next >= this.order.length) return false;
     const upstream = this.order[this.next++] as string;
     const abort = this.hedging ? new AbortController() : undefined;
-    const attempt: Attempt = {
-      upstream,
-      hedged,
-      abort,
-      signal: abort?.signal ?? this.signal,
-      sentAt: 0,
-      throttles: 0,
-    };
-    this.running.push(attempt);
+    const attempt = new Attempt(this, upstream, hedged, abort, abort?.signal ?? this.signal);
+    if (this.hedging) (this.running ??= []).push(attempt);
+    else this.solo = attempt;
     if (hedged) this.ctx.counters.hedges++;
-    void this.drive(attempt);
     this.armHedge(upstream);
+    if (this.ctx.trustedTransport) this.ask(attempt);
+    else void this.drive(attempt);
     return true;
   }
 
@@ -223,11 +229,60 @@ class Walk implements FetchHandle, Timed {
     this.settle(attempt, r);
   }
 
-  private settle(attempt: Attempt, r: AttemptResult): void {
+  /** Sends one exchange through UdpTransport without a Promise; the reply comes to `replied`. */
+  private ask(attempt: Attempt): void {
+    const options = this.prepare(attempt);
+    if (options === undefined) {
+      this.settle(attempt, RESULT.aborted);
+      return;
+    }
+    exchangeDirect(
+      this.ctx.transport as UdpTransport,
+      attempt.upstream,
+      this.nack,
+      options,
+      attempt,
+    );
+  }
+
+  /** The reply to an exchange sent by `ask`. */
+  replied(attempt: Attempt, reply: Reply): void {
+    let r: AttemptResult | number;
+    try {
+      r = this.judge(attempt, reply);
+    } catch {
+      r = RESULT.error; // a throwing metrics hook or logger: treat like a failed attempt
+    }
+    if (typeof r === 'number') void this.hold(attempt, r);
+    else this.settle(attempt, r);
+  }
+
+  /** THROTTLED: waits the hint, then asks the same upstream again. */
+  private async hold(attempt: Attempt, ms: number): Promise<void> {
+    if (await sleep(ms, attempt.signal)) this.ask(attempt);
+    else this.settle(attempt, RESULT.aborted);
+  }
+
+  /** Forgets a finished attempt; true while another one is still asking. */
+  private untrack(attempt: Attempt): boolean {
     const running = this.running;
-    const i = running.indexOf(attempt);
-    if (i >= 0) running.splice(i, 1);
+    if (running !== undefined) {
+      const i = running.indexOf(attempt);
+      if (i >= 0) running.splice(i, 1);
+      return running.length > 0;
+    }
+    if (this.solo === attempt) this.solo = undefined;
+    return this.solo !== undefined;
+  }
+
+  private settle(attempt: Attempt, r: AttemptResult): void {
+    const othersAsking = this.untrack(attempt);
     if (this.done) return;
+    if (this.signal.aborted) {
+      // The client is closing: whatever this attempt got, the walk ends as aborted.
+      this.finish({ kind: 'aborted', attempts: this.attempts });
+      return;
+    }
     if (r.kind === 'frame') {
       if (attempt.hedged) this.ctx.counters.hedgeWins++;
       this.finish({
@@ -240,7 +295,7 @@ class Walk implements FetchHandle, Timed {
       });
       return;
     }
-    if (running.length > 0) return; // a hedge is still asking
+    if (othersAsking) return; // a hedge is still asking
     // The attempt may notice the deadline before the deadline timer runs (a busy event
     // loop fires timers late): that is still a deadline, not an exhausted walk.
     if (this.ctx.now() >= this.deadlineAt) {
@@ -251,8 +306,11 @@ class Walk implements FetchHandle, Timed {
     if (!this.launch(false)) this.finish({ kind: 'exhausted', attempts: this.attempts });
   }
 
-  /** Sends the NACK to the attempt's upstream; undefined when the attempt must not start. */
-  private send(attempt: Attempt): Promise<Reply | Error> | undefined {
+  /**
+   * Counts an attempt and returns its exchange options, or undefined when it must not
+   * start (deadline passed, aborted, walk over).
+   */
+  private prepare(attempt: Attempt): ExchangeOptions | undefined {
     const { ctx, hashKey, seq } = this;
     const { upstream, signal } = attempt;
     const started = ctx.now();
@@ -262,14 +320,19 @@ class Walk implements FetchHandle, Timed {
     this.attempts++;
     ctx.counters.attempts++;
     attempt.sentAt = started;
-    if (ctx.trustedTransport) {
-      return ctx.transport.exchange(upstream, this.nack, { timeoutMs, signal, hashKey, seq });
-    }
+    return { timeoutMs, signal, hashKey, seq };
+  }
+
+  /** Sends the NACK to a host's transport; undefined when the attempt must not start. */
+  private send(attempt: Attempt): Promise<Reply | Error> | undefined {
+    const options = this.prepare(attempt);
+    if (options === undefined) return undefined;
+    const { ctx, nack } = this;
     // A transport that throws, rejects, resolves something that is not a Reply, or has
     // not settled by timeoutMs + componentTimeoutMs is a fault: the walk moves on.
     return awaitReply(
-      () => ctx.transport.exchange(upstream, this.nack, { timeoutMs, signal, hashKey, seq }),
-      timeoutMs + ctx.options.componentTimeoutMs,
+      () => ctx.transport.exchange(attempt.upstream, nack, options),
+      options.timeoutMs + ctx.options.componentTimeoutMs,
     );
   }
 

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
+import PQueue from 'p-queue';
 import { isProxied } from '../wire/nack.js';
 import { fastCacheKey, proxiedNack } from '../wire/fast.js';
 import type { Transport } from '../transport/transport.js';
@@ -18,7 +19,7 @@ import type {
 } from './components.js';
 import type { ProxyClientEvents } from './events.js';
 import { FailureMemory } from './failure-memory.js';
-import { startWalk, type FetchContext, type FetchResult } from './fetch.js';
+import { abortWalks, startWalk, type FetchContext, type FetchResult } from './fetch.js';
 import { Fifo } from './fifo.js';
 import { readGap, type Gap } from './gap.js';
 import { guard, guardNow, toError, type Guarded } from './guard.js';
@@ -40,8 +41,18 @@ interface Job {
  * is shared by its jobs (decoded NACKs each carry their own bigint).
  */
 class Flow {
-  readonly jobs = new Map<bigint, Job>();
+  /** By {@link seqKey}. */
+  readonly jobs = new Map<SeqKey, Job>();
   constructor(readonly hashKey: bigint) {}
+}
+
+/** A sequence number as a Map key: a small integer when it fits (hashed and compared
+ * without touching a bigint), the bigint itself otherwise. Either way one key per value. */
+type SeqKey = number | bigint;
+const SMALL_SEQ = 0x3fff_ffffn;
+
+function seqKey(seq: bigint): SeqKey {
+  return seq <= SMALL_SEQ ? Number(seq) : seq;
 }
 
 /** A walk that produced a frame. */
@@ -129,6 +140,15 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private readonly active = new Map<bigint, Flow>();
   private readonly shutdown = new AbortController();
   private readonly fetchContext: FetchContext;
+  /**
+   * Worker lanes. p-queue bounds them to `workers`; a lane runs queued jobs back to back and
+   * leaves the pool when the queue is empty, so p-queue sees one task per burst, not per job.
+   */
+  private readonly pool: PQueue;
+  /** Lanes admitted to the pool (running a job, or about to take one). */
+  private lanes = 0;
+  /** Releases of the lanes running a job: any lane may be the one that leaves. */
+  private readonly laneReleases: (() => void)[] = [];
   private running = 0;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
@@ -149,13 +169,13 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.ownsTransport = options.transport === undefined;
     this.transport = options.transport ?? new UdpTransport();
     this.health = new UpstreamHealth(this.options.upstreams, this.options);
+    this.pool = new PQueue({ concurrency: this.options.workers });
     this.failures = new FailureMemory(this.options.failureMemoryMs, this.options.failureMemorySize);
     this.fetchContext = {
       transport: this.transport,
       health: this.health,
       options: this.options,
       counters: this.counters,
-      inflight: new Set(),
       deadlines: new Deadlines(now),
       trustedTransport: Object.getPrototypeOf(this.transport) === UdpTransport.prototype,
       walked: (job, result) => this.walked(job as Job, result),
@@ -216,9 +236,9 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       this.options.queueDepth + this.options.workers - this.running - this.waiting.length;
     if (span > 1n) {
       let fresh = 0;
-      for (let s = first; s <= last; s++) if (flow?.jobs.has(s) !== true) fresh++;
+      for (let s = first; s <= last; s++) if (flow?.jobs.has(seqKey(s)) !== true) fresh++;
       if (fresh > room) return this.queueFull(input);
-    } else if (room <= 0 && flow?.jobs.has(first) !== true) {
+    } else if (room <= 0 && flow?.jobs.has(seqKey(first)) !== true) {
       return this.queueFull(input);
     }
     if (flow === undefined) {
@@ -229,7 +249,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     if (span === 1n) this.admit(flow, first, gap.subtreeId, at);
     else for (let s = first; s <= last; s++) this.admit(flow, s, gap.subtreeId, at);
     if (flow.jobs.size === 0 && this.active.size > IDLE_FLOWS) this.active.delete(flow.hashKey);
-    this.record('queueDepth', this.waiting.length);
+    if (this.recorder !== undefined) this.record('queueDepth', this.waiting.length);
     this.pump();
     return true;
   }
@@ -282,7 +302,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
         this.fail(job, 'aborted', 0);
       }
       this.shutdown.abort();
-      for (const walk of [...this.fetchContext.inflight]) walk.abortNow();
+      abortWalks(this.fetchContext);
       this.checkIdle();
     }
     await this.onIdle();
@@ -298,8 +318,9 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private admit(flow: Flow, seq: bigint, subtreeId: Uint8Array | undefined, at: number): void {
     const hashKey = flow.hashKey;
     this.counters.requests++;
-    this.record('proxyRequest');
-    if (flow.jobs.has(seq)) {
+    if (this.recorder !== undefined) this.record('proxyRequest');
+    const key = seqKey(seq);
+    if (flow.jobs.has(key)) {
       this.dedup(hashKey, seq, 'coalesced');
       return;
     }
@@ -308,37 +329,64 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       return;
     }
     const job: Job = { hashKey, seq, subtreeId, enqueuedAt: at };
-    flow.jobs.set(seq, job);
+    flow.jobs.set(key, job);
     this.waiting.push(job);
   }
 
   /** True while `job` is the queued or running job for its gap. */
   private isActive(job: Job): boolean {
-    return this.active.get(job.hashKey)?.jobs.get(job.seq) === job;
+    return this.active.get(job.hashKey)?.jobs.get(seqKey(job.seq)) === job;
   }
 
   /** Forgets `job` for coalescing (its gap may be enqueued again). */
   private deactivate(job: Job): void {
     const flow = this.active.get(job.hashKey);
-    if (flow === undefined || flow.jobs.get(job.seq) !== job) return;
-    flow.jobs.delete(job.seq);
+    const key = seqKey(job.seq);
+    if (flow === undefined || flow.jobs.get(key) !== job) return;
+    flow.jobs.delete(key);
     if (flow.jobs.size === 0 && this.active.size > IDLE_FLOWS) this.active.delete(job.hashKey);
   }
 
+  /** Opens lanes (up to `workers`) for queued jobs. */
   private pump(): void {
-    while (this.running < this.options.workers) {
-      const job = this.waiting.shift();
-      if (job === undefined) break;
-      this.running++;
-      this.start(job);
+    while (this.lanes < this.options.workers && this.lanes - this.running < this.waiting.length) {
+      this.lanes++;
+      void this.pool.add(() => new Promise<void>((release) => this.openLane(release)));
     }
   }
 
-  /** A running job has its outcome: frees its worker slot. */
+  /** A lane p-queue has started: takes the next job, or leaves at once if none is left. */
+  private openLane(release: () => void): void {
+    const job = this.waiting.shift();
+    if (job === undefined) {
+      this.lanes--;
+      release();
+      this.checkIdle();
+      return;
+    }
+    this.laneReleases.push(release);
+    this.running++;
+    this.reportDepth();
+    this.start(job);
+  }
+
+  /** A running job has its outcome: its lane takes the next job or leaves the pool. */
   private end(): void {
     this.running--;
-    this.pump();
+    const job = this.waiting.shift();
+    if (job !== undefined) {
+      this.running++;
+      this.reportDepth();
+      this.start(job);
+      return;
+    }
+    this.lanes--;
+    this.laneReleases.pop()?.();
     this.checkIdle();
+  }
+
+  private reportDepth(): void {
+    if (this.recorder?.queueDepth !== undefined) this.record('queueDepth', this.waiting.length);
   }
 
   private checkIdle(): void {
@@ -535,11 +583,15 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.counters.failed[reason]++;
     this.record('proxyFailed', reason);
     const latencyMs = now() - job.enqueuedAt;
-    this.logger.info(
-      { hashKey: hex(job.hashKey), seq: job.seq.toString(), reason, attempts, latencyMs },
-      'gap not recovered',
-    );
-    this.emitSafe('failed', { hashKey: job.hashKey, seq: job.seq, reason, attempts, latencyMs });
+    if (this.logs) {
+      this.logger.info(
+        { hashKey: hex(job.hashKey), seq: job.seq.toString(), reason, attempts, latencyMs },
+        'gap not recovered',
+      );
+    }
+    if (this.listenerCount('failed') > 0) {
+      this.emitSafe('failed', { hashKey: job.hashKey, seq: job.seq, reason, attempts, latencyMs });
+    }
   }
 
   private dedup(hashKey: bigint, seq: bigint, cause: DedupCause): void {

@@ -62,6 +62,13 @@ export class Deadlines {
     }
   }
 
+  /** The queued entries, earliest first (a copy). */
+  snapshot(): Timed[] {
+    const all: Timed[] = [];
+    for (let t = this.head; t !== undefined; t = t.later) all.push(t);
+    return all;
+  }
+
   /** The timer fired: expires the entry it was armed for and every entry due no later. */
   fire(): void {
     this.timer = undefined;

@@ -5,6 +5,7 @@ import { MAGIC, MsgType, PROTO_VER, RESPONSE_SIZE } from '../wire/constants.js';
 import { throttleBackoffMs } from '../wire/response.js';
 import { frameMismatch, half, splitHalves } from '../wire/fast.js';
 import { canonicalIp, parseUpstream } from './address.js';
+import { Deadlines, type Timed } from './deadlines.js';
 import type { ExchangeOptions, Reply, Transport } from './transport.js';
 
 /** Resolves a host name to one address. */
@@ -57,32 +58,63 @@ export interface UdpTransportOptions {
   maxIdleSockets?: number;
 }
 
-/** One exchange in flight. Plain fields, no per-exchange closures besides the send callback. */
-interface Pending {
-  /** HashKey and SeqNum asked for, as big-endian int32 halves (compared without bigints). */
-  readonly hashKeyHi: number;
-  readonly hashKeyLo: number;
-  readonly seqHi: number;
-  readonly seqLo: number;
-  readonly remote: string;
-  readonly pooled: PooledSocket;
-  readonly resolve: (reply: Reply) => void;
+/**
+ * Where the library's own client takes a reply when it calls {@link exchangeDirect}
+ * instead of `exchange` (no Promise per exchange). Internal: not exported by the package.
+ */
+export interface ReplySink {
+  replied(reply: Reply): void;
+}
+
+/**
+ * One exchange in flight: no per-exchange closure besides the send callback, and no timer
+ * of its own (it waits in the transport's {@link Deadlines} queue).
+ */
+class Pending implements Timed {
   /** An ACK arrived: keep waiting for the frame. */
-  acked: boolean;
-  settled: boolean;
-  timer: NodeJS.Timeout | undefined;
+  acked = false;
+  settled = false;
   /** The exchanges watching the same AbortSignal (one listener per signal, not per exchange). */
-  watching: Set<Pending> | undefined;
+  watching: Set<Pending> | undefined = undefined;
+  earlier: Timed | undefined = undefined;
+  later: Timed | undefined = undefined;
+  queued = false;
+
+  constructor(
+    /** HashKey and SeqNum asked for, as big-endian int32 halves (compared without bigints). */
+    readonly hashKeyHi: number,
+    readonly hashKeyLo: number,
+    readonly seqHi: number,
+    readonly seqLo: number,
+    readonly remote: string,
+    readonly pooled: PooledSocket,
+    /** A Promise's resolve (`exchange`) or the client's sink (`exchangeDirect`). */
+    readonly to: ((reply: Reply) => void) | ReplySink,
+    readonly deadlineAt: number,
+    private readonly timedOut: (p: Pending) => void,
+  ) {}
+
+  expire(): void {
+    this.timedOut(this);
+  }
 }
 
 interface PooledSocket {
   readonly socket: Socket;
   readonly family: 4 | 6;
   /** Outstanding request per remote `address|port`: never more than one. */
-  readonly busy: Map<string, Pending>;
+  /**
+   * Outstanding request per remote `address|port`: never more than one. A finished entry is
+   * set to undefined rather than deleted, so the small Map never shrinks and regrows.
+   */
+  readonly busy: Map<string, Pending | undefined>;
+  /** Entries of `busy` that hold a request. */
+  busyCount: number;
   /** Remote `address|port` → time until which it must not be asked on this socket. */
   readonly guarded: Map<string, number>;
   closed: boolean;
+  /** In the idle list of its family. */
+  idle: boolean;
 }
 
 interface Resolved {
@@ -130,6 +162,8 @@ export class UdpTransport implements Transport {
   private readonly pools: Record<4 | 6, PooledSocket[]> = { 4: [], 6: [] };
   /** Pooled sockets with nothing outstanding, most recently released last. */
   private idle: Record<4 | 6, PooledSocket[]> = { 4: [], 6: [] };
+  /** Attempt timeouts of the exchanges in flight, on one timer. */
+  private readonly deadlines = new Deadlines(() => performance.now());
   /** Exchanges per AbortSignal: one 'abort' listener per signal, however many exchanges. */
   private readonly watched = new WeakMap<AbortSignal, Set<Pending>>();
   /** Per source address seen (bounded): its `address|port` keys, so lookups build no string. */
@@ -203,6 +237,41 @@ export class UdpTransport implements Transport {
     return this.exchangeSlow(upstream, nack, options);
   }
 
+  /** `exchange` without a Promise: the reply goes to `sink` (never synchronously). */
+  private exchangeTo(
+    upstream: string,
+    nack: Uint8Array,
+    options: ExchangeOptions,
+    sink: ReplySink,
+  ): void {
+    if (!this.isClosed && options.signal?.aborted !== true) {
+      const hit = this.resolved.get(upstream);
+      const target = hit?.value;
+      if (
+        target !== undefined &&
+        hit !== undefined &&
+        hit.until > performance.now() &&
+        (this.bindFamily === 0 || target.family === this.bindFamily)
+      ) {
+        const pooled = this.acquireNow(target.family, target.remote);
+        if (pooled !== undefined) {
+          this.register(pooled, target, nack, options, sink);
+          return;
+        }
+      }
+    }
+    // Everything else (closed, aborted, first use of an upstream, pool growth) is rare.
+    this.exchange(upstream, nack, options).then(
+      (reply) => sink.replied(reply),
+      (err: unknown) =>
+        sink.replied({
+          kind: 'error',
+          code: 'exception',
+          error: err instanceof Error ? err : new Error(String(err)),
+        }),
+    );
+  }
+
   private async exchangeSlow(
     upstream: string,
     nack: Uint8Array,
@@ -259,29 +328,43 @@ export class UdpTransport implements Transport {
     nack: Uint8Array,
     options: ExchangeOptions,
   ): Promise<Reply> {
-    return new Promise<Reply>((resolve) => {
-      splitHalves(options.hashKey, options.seq);
-      const p: Pending = {
-        hashKeyHi: half(0),
-        hashKeyLo: half(1),
-        seqHi: half(2),
-        seqLo: half(3),
-        remote: target.remote,
-        pooled,
-        resolve,
-        acked: false,
-        settled: false,
-        timer: undefined,
-        watching: undefined,
-      };
-      p.timer = setTimeout(this.onTimeout, options.timeoutMs, p);
-      if (options.signal !== undefined) this.watch(options.signal, p);
-      pooled.busy.set(target.remote, p);
-      this.counters.sent++;
+    return new Promise<Reply>((resolve) => this.register(pooled, target, nack, options, resolve));
+  }
+
+  /** Registers the exchange on `pooled` and sends the NACK; the reply goes to `to`. */
+  private register(
+    pooled: PooledSocket,
+    target: Resolved,
+    nack: Uint8Array,
+    options: ExchangeOptions,
+    to: ((reply: Reply) => void) | ReplySink,
+  ): void {
+    splitHalves(options.hashKey, options.seq);
+    const p = new Pending(
+      half(0),
+      half(1),
+      half(2),
+      half(3),
+      target.remote,
+      pooled,
+      to,
+      performance.now() + options.timeoutMs,
+      this.onTimeout,
+    );
+    this.deadlines.add(p);
+    if (options.signal !== undefined) this.watch(options.signal, p);
+    pooled.busy.set(target.remote, p);
+    pooled.busyCount++;
+    this.counters.sent++;
+    try {
       pooled.socket.send(nack, target.port, target.address, (err) => {
         if (err) this.finish(p, { kind: 'error', code: 'send', error: err });
       });
-    });
+    } catch (err) {
+      // e.g. a host's socket closed under us: a send error, reported after this call returns.
+      const error = err instanceof Error ? err : new Error(String(err));
+      queueMicrotask(() => this.finish(p, { kind: 'error', code: 'send', error }));
+    }
   }
 
   private readonly onTimeout = (p: Pending): void => {
@@ -292,14 +375,19 @@ export class UdpTransport implements Transport {
   private finish(p: Pending, reply: Reply): void {
     if (p.settled) return;
     p.settled = true;
-    clearTimeout(p.timer);
+    this.deadlines.remove(p);
     p.watching?.delete(p);
     const pooled = p.pooled;
-    if (pooled.busy.get(p.remote) === p) pooled.busy.delete(p.remote);
+    if (pooled.busy.get(p.remote) === p) {
+      pooled.busy.set(p.remote, undefined);
+      pooled.busyCount--;
+    }
     const answered = reply.kind === 'frame' || reply.kind === 'miss' || reply.kind === 'throttled';
     if (!answered) pooled.guarded.set(p.remote, performance.now() + this.opts.lateReplyGuardMs);
     this.release(pooled);
-    p.resolve(reply);
+    const to = p.to;
+    if (typeof to === 'function') to(reply);
+    else to.replied(reply);
   }
 
   /** Aborts every exchange watching `signal` when it aborts, with one listener per signal. */
@@ -329,7 +417,7 @@ export class UdpTransport implements Transport {
     this.pools[6] = [];
     this.idle = { 4: [], 6: [] };
     for (const p of all)
-      for (const pending of [...p.busy.values()])
+      for (const pending of [...p.busy.values()].filter((e) => e !== undefined))
         this.finish(pending, { kind: 'error', code: 'closed' });
     return Promise.all(all.map((p) => this.closeSocket(p))).then(() => undefined);
   }
@@ -389,10 +477,11 @@ export class UdpTransport implements Transport {
       if (p.closed || !this.usable(p, remote, t)) continue;
       idle[i] = idle[idle.length - 1] as PooledSocket;
       idle.pop();
+      p.idle = false;
       return p;
     }
     for (const p of this.pools[family]) {
-      if (p.closed || p.busy.size === 0 || p.busy.has(remote)) continue;
+      if (p.closed || p.busyCount === 0 || p.busy.get(remote) !== undefined) continue;
       if (this.usable(p, remote, t)) return p;
     }
     return undefined;
@@ -416,8 +505,10 @@ export class UdpTransport implements Transport {
       socket,
       family,
       busy: new Map(),
+      busyCount: 0,
       guarded: new Map(),
       closed: false,
+      idle: false,
     };
     socket.on('message', (msg, rinfo) => this.onMessage(pooled, msg, rinfo));
     socket.on('error', () => {
@@ -452,9 +543,9 @@ export class UdpTransport implements Transport {
 
   /** Called when `pooled` may have become idle: keeps it, or closes it past `maxIdleSockets`. */
   private release(pooled: PooledSocket): void {
-    if (pooled.busy.size > 0 || pooled.closed) return;
+    if (pooled.busyCount > 0 || pooled.closed) return;
     const idle = this.idle[pooled.family];
-    if (idle.includes(pooled)) return;
+    if (pooled.idle) return;
     if (idle.length >= this.opts.maxIdleSockets) {
       const pool = this.pools[pooled.family];
       const at = pool.indexOf(pooled);
@@ -462,6 +553,7 @@ export class UdpTransport implements Transport {
       void this.closeSocket(pooled);
       return;
     }
+    pooled.idle = true;
     idle.push(pooled);
   }
 
@@ -590,4 +682,19 @@ function bounded<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undef
       },
     );
   });
+}
+
+/**
+ * Sends one proxied NACK like `transport.exchange`, handing the reply to `sink` instead of
+ * resolving a Promise (never synchronously). Internal: the client uses it for a plain
+ * UdpTransport it trusts to settle every exchange; not exported by the package.
+ */
+export function exchangeDirect(
+  transport: UdpTransport,
+  upstream: string,
+  nack: Uint8Array,
+  options: ExchangeOptions,
+  sink: ReplySink,
+): void {
+  transport['exchangeTo'](upstream, nack, options, sink);
 }

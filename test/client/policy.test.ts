@@ -12,7 +12,9 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const sleep = (ms: number): Promise<void> => vi.advanceTimersByTimeAsync(ms);
+const sleep = async (ms: number): Promise<void> => {
+  await vi.advanceTimersByTimeAsync(ms);
+};
 
 /** Runs the clock until the client has nothing queued or in flight. */
 async function idle(h: { client: { onIdle(): Promise<void> } }): Promise<void> {

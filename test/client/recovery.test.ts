@@ -51,16 +51,14 @@ describe('one recovery job (DESIGN §4)', () => {
 
   it('re-caches a fragment with the TTL of its original version', async () => {
     const h = harness({ ttls: { block: 2_000 } });
-    h.transport
-      .intercept(A)
-      .serve(
-        buildFrame({
-          hashKey: 1n,
-          seq: 2n,
-          frameVer: FrameVer.Fragment,
-          originalFrameVer: FrameVer.Block,
-        }),
-      );
+    h.transport.intercept(A).serve(
+      buildFrame({
+        hashKey: 1n,
+        seq: 2n,
+        frameVer: FrameVer.Fragment,
+        originalFrameVer: FrameVer.Block,
+      }),
+    );
     h.client.enqueue({ hashKey: 1n, startSeq: 2n });
     await h.client.onIdle();
     expect(h.cache.stored[0]?.ttlMs).toBe(2_000);
@@ -327,5 +325,17 @@ describe('queueDepth 0', () => {
     expect(accepted).toEqual([true, true, false]);
     await h.client.onIdle();
     expect(h.client.stats()).toMatchObject({ recovered: 2, dropped: { 'queue-full': 1 } });
+  });
+});
+
+describe('queue-depth gauge', () => {
+  it('follows the queue down as workers take jobs, ending at 0', async () => {
+    const h = harness({ workers: 1, upstreams: [A] });
+    h.transport.intercept(A).serve().delay(2).persist();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n, endSeq: 4n });
+    await h.client.onIdle();
+    expect(h.recorder.queueDepths.at(-1)).toBe(0);
+    expect(Math.max(...h.recorder.queueDepths)).toBe(4);
+    expect(h.recorder.queueDepths).toContain(2);
   });
 });
