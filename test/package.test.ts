@@ -1,36 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { importGraph, packageOf } from './helpers/import-graph.js';
 
 const root = resolve(import.meta.dirname, '..');
 
-/** Every module reachable from `entry` by static imports, and the bare specifiers it names. */
-function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const visit = (file: string): void => {
-    if (files.has(file)) return;
-    files.add(file);
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(
-      /(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\('([^']+)'\)/g,
-    )) {
-      const spec = m[1] ?? m[2] ?? '';
-      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-      else
-        packages.add(
-          spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!,
-        );
-    }
-  };
-  visit(entry);
-  return { files, packages };
-}
-
 describe('package shape', () => {
   it('the core entry point reaches only its three dependencies and node built-ins', () => {
-    const { packages } = importGraph(resolve(root, 'src/index.ts'));
-    const external = [...packages].filter((p) => !p.startsWith('node:')).sort();
+    const { bare } = importGraph(resolve(root, 'src/index.ts'));
+    const external = [...new Set([...bare].map(packageOf))]
+      .filter((p) => !p.startsWith('node:'))
+      .sort();
     expect(external).toEqual(['eventemitter3', 'lru-cache', 'p-queue']);
   });
 

@@ -2,25 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { importGraph } from './helpers/import-graph.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
-
-/** Every module reachable from `entry` through relative imports, and the bare specifiers seen. */
-function importGraph(entry: string): { files: Set<string>; bare: Set<string> } {
-  const files = new Set<string>();
-  const bare = new Set<string>();
-  const visit = (file: string): void => {
-    if (files.has(file)) return;
-    files.add(file);
-    const text = readFileSync(file, 'utf8');
-    for (const [, spec] of text.matchAll(/(?:import|export)[^'"]*?from\s+'([^']+)'/g)) {
-      if (spec!.startsWith('.')) visit(resolve(dirname(file), spec!.replace(/\.js$/, '.ts')));
-      else bare.add(spec!);
-    }
-  };
-  visit(entry);
-  return { files, bare };
-}
 
 describe('optional peer dependencies', () => {
   it('the core entry point reaches neither ioredis nor prom-client', () => {

@@ -223,18 +223,21 @@ export class UdpTransport implements Transport {
       return Promise.resolve({ kind: 'error', code: 'aborted' });
     }
     // Fast path: the upstream is resolved and an idle pooled socket can take the request.
-    const hit = this.resolved.get(upstream);
-    const target = hit?.value;
-    if (
-      target !== undefined &&
-      hit !== undefined &&
-      hit.until > performance.now() &&
-      (this.bindFamily === 0 || target.family === this.bindFamily)
-    ) {
+    const target = this.readyTarget(upstream);
+    if (target !== undefined) {
       const pooled = this.acquireNow(target.family, target.remote);
       if (pooled !== undefined) return this.send(pooled, target, nack, options);
     }
     return this.exchangeSlow(upstream, nack, options);
+  }
+
+  /** The resolved address of `upstream` when fresh and reachable from `bindAddress`. */
+  private readyTarget(upstream: string): Resolved | undefined {
+    const hit = this.resolved.get(upstream);
+    const target = hit?.value;
+    if (target === undefined || hit === undefined || hit.until <= performance.now())
+      return undefined;
+    return this.bindFamily === 0 || target.family === this.bindFamily ? target : undefined;
   }
 
   /** `exchange` without a Promise: the reply goes to `sink` (never synchronously). */
@@ -245,14 +248,8 @@ export class UdpTransport implements Transport {
     sink: ReplySink,
   ): void {
     if (!this.isClosed && options.signal?.aborted !== true) {
-      const hit = this.resolved.get(upstream);
-      const target = hit?.value;
-      if (
-        target !== undefined &&
-        hit !== undefined &&
-        hit.until > performance.now() &&
-        (this.bindFamily === 0 || target.family === this.bindFamily)
-      ) {
+      const target = this.readyTarget(upstream);
+      if (target !== undefined) {
         const pooled = this.acquireNow(target.family, target.remote);
         if (pooled !== undefined) {
           this.register(pooled, target, nack, options, sink);
