@@ -24,6 +24,7 @@ export interface RecoveredEvent extends GapRef {
 
 /** A gap ended without a frame. */
 export interface FailedEvent extends GapRef {
+  /** Why no frame was recovered. */
   reason: FailReason;
   /** NACKs sent for this gap. */
   attempts: number;
@@ -33,11 +34,13 @@ export interface FailedEvent extends GapRef {
 
 /** A gap was not fetched because another fetch covers it. */
 export interface DedupedEvent extends GapRef {
+  /** Whose fetch covers it: `claim-lost` (the deduper's claim) or `coalesced` (this client). */
   cause: DedupCause;
 }
 
 /** An enqueue was refused; `enqueue()` returned false. */
 export interface DroppedEvent {
+  /** Why the gap was refused. */
   reason: DropReason;
   /** What was wrong, for people. */
   message: string;
@@ -47,21 +50,31 @@ export interface DroppedEvent {
 
 /** An injected component (or an event listener) threw, rejected or hung. The client goes on. */
 export interface ErrorEvent {
+  /** Which component failed. */
   component: Component;
   /** The method that failed, e.g. `store`, `setNX`, `retransmit`, `exchange`. */
   operation: string;
+  /** What it threw or rejected with, or a timeout error naming the call. */
   error: Error;
+  /** HashKey of the gap being worked on, when there was one. */
   hashKey?: bigint;
+  /** Sequence number of the gap being worked on, when there was one. */
   seq?: bigint;
+  /** The upstream involved, when there was one. */
   upstream?: string;
 }
 
 /** Typed event map of {@link ProxyClient} (eventemitter3). */
 export interface ProxyClientEvents {
+  /** A gap was recovered, re-cached and retransmitted. */
   recovered: [event: RecoveredEvent];
+  /** A gap ended without a frame. */
   failed: [event: FailedEvent];
+  /** A gap was not fetched because another fetch covers it. */
   deduped: [event: DedupedEvent];
+  /** An enqueue was refused. */
   dropped: [event: DroppedEvent];
+  /** An injected component failed; the client went on. */
   error: [event: ErrorEvent];
   /** The queue is empty and no recovery is in flight. */
   idle: [];

@@ -2,9 +2,11 @@ import type { Component, DedupCause, DropReason, FailReason } from './components
 
 /** Health of one upstream as seen by this client. */
 export interface UpstreamStats {
+  /** The upstream as configured. */
   upstream: string;
   /** `healthy`, `demoted` (tried after the healthy ones) or `probing` (one probe in flight). */
   state: 'healthy' | 'demoted' | 'probing';
+  /** Timeouts and send errors in a row since its last answer. */
   consecutiveFailures: number;
   /** Times this upstream was demoted. */
   demotions: number;
@@ -15,22 +17,37 @@ export interface UpstreamStats {
   /** Attempt timeout this upstream gets now, ms. */
   attemptTimeoutMs: number;
   /** Replies by kind. */
-  replies: { frame: number; miss: number; throttled: number; timeout: number; error: number };
+  replies: {
+    /** Valid frames. */
+    frame: number;
+    /** MISS answers. */
+    miss: number;
+    /** THROTTLED answers. */
+    throttled: number;
+    /** Attempts that timed out. */
+    timeout: number;
+    /** Send errors, unresolvable host, invalid frames, transport faults. */
+    error: number;
+  };
 }
 
 /** Counters of a {@link ProxyClient}. Once idle, `requests = recovered + failed + deduped`. */
 export interface ProxyStats {
   /** Gaps (sequence numbers) accepted. */
   requests: number;
+  /** Gaps recovered. */
   recovered: number;
   /** Failed gaps by reason; `failedTotal` is their sum. */
   failed: Record<FailReason, number>;
+  /** Sum of `failed`. */
   failedTotal: number;
   /** Deduplicated gaps by cause; `dedupedTotal` is their sum. */
   deduped: Record<DedupCause, number>;
+  /** Sum of `deduped`. */
   dedupedTotal: number;
   /** Refused enqueues by reason; `droppedTotal` is their sum. */
   dropped: Record<DropReason, number>;
+  /** Sum of `dropped`. */
   droppedTotal: number;
   /** Faults reported as `error` events, by component. */
   errors: Record<Component, number>;
@@ -42,6 +59,7 @@ export interface ProxyStats {
   attempts: number;
   /** Hedged NACKs sent, and recoveries a hedge won. */
   hedges: number;
+  /** Recoveries a hedged attempt won. */
   hedgeWins: number;
   /** THROTTLED holds honoured. */
   throttleHolds: number;
@@ -49,6 +67,7 @@ export interface ProxyStats {
   invalidFrames: number;
   /** Gaps currently remembered as recently failed. */
   failureMemory: number;
+  /** Health of each upstream, in configured order. */
   upstreams: UpstreamStats[];
   /** Counters of the transport, when it has any (e.g. datagrams ignored by reason). */
   transport: Record<string, number>;

@@ -10,7 +10,9 @@ const DEFAULT_IFACE = 'default';
 
 /** Where one frame is sent instead of its group (see {@link MulticastRetransmitterOptions.route}). */
 export interface Destination {
+  /** IP address to send to. */
   address: string;
+  /** UDP port to send to. */
   port: number;
 }
 

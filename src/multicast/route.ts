@@ -6,10 +6,15 @@ import { WireError } from '../wire/errors.js';
  * `ssm-*` are the source-specific ranges (`FF3x`).
  */
 export const SCOPE_PREFIX = Object.freeze({
+  /** Site-local scope. */
   site: 0xff05,
+  /** Organisation-local scope. */
   org: 0xff08,
+  /** Global scope. */
   global: 0xff0e,
+  /** Source-specific multicast, site scope. */
   'ssm-site': 0xff35,
+  /** Source-specific multicast, global scope. */
   'ssm-global': 0xff3e,
 });
 /** A key of {@link SCOPE_PREFIX}. */

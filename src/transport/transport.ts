@@ -7,30 +7,37 @@
 
 /** A frame matching the requested HashKey and SeqNum arrived from the asked upstream. */
 export interface FrameReply {
+  /** Discriminant. */
   kind: 'frame';
   /** The whole frame datagram. */
   frame: Uint8Array;
 }
 /** The upstream answered MISS. */
 export interface MissReply {
+  /** Discriminant. */
   kind: 'miss';
 }
 /** The upstream answered THROTTLED: hold `backoffMs`, then ask it again. */
 export interface ThrottledReply {
+  /** Discriminant. */
   kind: 'throttled';
+  /** How long to hold before asking the same upstream again, ms. */
   backoffMs: number;
 }
 /** No frame, MISS or THROTTLED before the attempt's deadline (an ACK alone is not enough). */
 export interface TimeoutReply {
+  /** Discriminant. */
   kind: 'timeout';
   /** An ACK arrived but the frame did not. */
   acked?: boolean;
 }
 /** The NACK could not be sent: unresolvable host, send failure, port unreachable, aborted. */
 export interface ErrorReply {
+  /** Discriminant. */
   kind: 'error';
   /** `resolve`, `send`, `unreachable`, `aborted`, `closed` or a transport-specific code. */
   code: string;
+  /** The underlying error, when there is one. */
   error?: Error;
 }
 

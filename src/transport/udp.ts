@@ -9,7 +9,12 @@ import { Deadlines, type Timed } from './deadlines.js';
 import type { ExchangeOptions, Reply, Transport } from './transport.js';
 
 /** Resolves a host name to one address. */
-export type Lookup = (host: string) => Promise<{ address: string; family: number }>;
+export type Lookup = (host: string) => Promise<{
+  /** An IPv4 or IPv6 address. */
+  address: string;
+  /** 4 or 6 (the address itself decides when they disagree). */
+  family: number;
+}>;
 
 /**
  * Options of {@link UdpTransport}.

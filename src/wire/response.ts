@@ -15,11 +15,13 @@ import { WireError } from './errors.js';
 
 /** The endpoint does not hold the frame. Carries no sequence number. */
 export interface MissResponse {
+  /** Discriminant. */
   kind: 'miss';
 }
 
 /** The endpoint sent the frame; the frame itself is a separate datagram. */
 export interface AckResponse {
+  /** Discriminant. */
   kind: 'ack';
   /** Sequence number of the frame that was sent. */
   seq: bigint;
@@ -31,6 +33,7 @@ export interface AckResponse {
 
 /** Healthy but congested: hold `backoffMs`, then ask the same endpoint again. */
 export interface ThrottledResponse {
+  /** Discriminant. */
   kind: 'throttled';
   /** Echo of the NACK's StartSeq. */
   seq: bigint;
