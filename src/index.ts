@@ -18,15 +18,17 @@ export type {
   Recorder,
   Retransmitter,
 } from './client/components.js';
-export type {
-  DedupedEvent,
-  DroppedEvent,
-  ErrorEvent,
-  FailedEvent,
-  GapRef,
-  ProxyClientEvents,
-  RecoveredEvent,
+export {
+  ComponentError,
+  type DedupedEvent,
+  type DroppedEvent,
+  type FailedEvent,
+  type FaultContext,
+  type GapRef,
+  type ProxyClientEvents,
+  type RecoveredEvent,
 } from './client/events.js';
+export type { NackRate } from './client/pacing.js';
 export type { ProxyStats, UpstreamStats } from './client/stats.js';
 export type {
   ErrorReply,

@@ -21,6 +21,12 @@ export interface Cache {
 export interface Deduper {
   /** Sets `key` to `value` for `ttlMs` unless it exists; `true` when this caller won the claim. */
   setNX(key: Uint8Array, value: string, ttlMs: number): MaybePromise<boolean>;
+  /**
+   * Gives up a claim this client won, when its gap ended without a frame, so siblings and
+   * later NACKs may fetch it again. Optional: without it a failed gap stays claimed for the
+   * whole dedup window.
+   */
+  release?(key: Uint8Array): MaybePromise<void>;
 }
 
 /** Sends a recovered frame into the downstream multicast domain. */
@@ -30,20 +36,30 @@ export interface Retransmitter {
 }
 
 /**
- * Metrics sink. The five required hooks match the counters existing dashboards read;
- * the optional ones give more detail where the host wants it.
+ * Metrics sink. Every hook is optional: implement the ones your dashboards read. The five
+ * `proxy*` counters match the names existing retry-endpoint dashboards use. Hooks are read
+ * once, when the client is constructed; one that throws or rejects is reported as an
+ * `error` event and the client goes on.
+ *
+ * @example
+ * ```ts
+ * const recorder: Recorder = {
+ *   proxyRecovered: () => recovered.inc(),
+ *   proxyFailed: (reason) => failed.inc({ reason }),
+ * };
+ * ```
  */
 export interface Recorder {
   /** A gap (one sequence number) was accepted for recovery. */
-  proxyRequest(): void;
+  proxyRequest?(): void;
   /** A gap was recovered, re-cached and retransmitted. */
-  proxyRecovered(): void;
+  proxyRecovered?(): void;
   /** A gap ended without a frame; `reason` is a {@link FailReason}. */
-  proxyFailed(reason: string): void;
+  proxyFailed?(reason: string): void;
   /** A gap was not fetched because another fetch for it was already claimed or running. */
-  proxyInflightDedup(): void;
+  proxyInflightDedup?(): void;
   /** An enqueue was refused because the waiting queue was full. */
-  proxyQueueDropped(): void;
+  proxyQueueDropped?(): void;
   /** An enqueue was refused for any reason (including `queue-full`). */
   proxyDropped?(reason: string): void;
   /** Time from enqueue to recovered, in milliseconds. */
@@ -52,6 +68,10 @@ export interface Recorder {
   queueDepth?(depth: number): void;
   /** One reply from an upstream (`frame`, `miss`, `throttled`, `timeout`, `error`). */
   upstreamReply?(upstream: string, kind: string): void;
+  /** A NACK to `upstream` waited for the NACK pacing budget (`nackRate`). */
+  paced?(upstream: string): void;
+  /** A frame that matched the gap was refused: `reason` says why (content check, layout). */
+  invalidFrame?(reason: string): void;
 }
 
 /** Why a gap ended without a frame. */

@@ -1,5 +1,4 @@
 import { SUBTREE_ID_SIZE, UINT64_MAX } from '../wire/constants.js';
-import { isZeroId } from '../wire/fast.js';
 
 /**
  * A missing frame, or a range of them, to recover. A decoded NACK (`decodeNack`) is a Gap.
@@ -80,4 +79,9 @@ export function readGap(value: unknown): Gap | string {
 function copyId(id: Uint8Array): Uint8Array | undefined {
   if (id.length === SUBTREE_ID_SIZE && isZeroId(id)) return undefined;
   return new Uint8Array(id);
+}
+
+function isZeroId(id: Uint8Array): boolean {
+  for (let i = 0; i < id.length; i++) if (id[i] !== 0) return false;
+  return true;
 }

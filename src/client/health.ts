@@ -20,7 +20,8 @@ class Upstream {
   probing = false;
   srtt: number | undefined;
   rttvar: number | undefined;
-  replies = { frame: 0, miss: 0, throttled: 0, timeout: 0, error: 0 };
+  replies = { frame: 0, miss: 0, throttled: 0, timeout: 0, error: 0, overtaken: 0 };
+  pacedWaits = 0;
 
   constructor(
     readonly name: string,
@@ -29,9 +30,11 @@ class Upstream {
 }
 
 /**
- * Per-upstream health and round-trip estimates. Consecutive timeouts or send errors demote
- * an upstream behind the healthy ones; after the cooldown one job probes it, and any answer
- * restores it. Among healthy upstreams the operator's order is kept.
+ * Per-upstream health and round-trip estimates. Consecutive timeouts, send errors or
+ * overtakes (a hedge answered while this upstream stayed silent) demote an upstream behind
+ * the healthy ones; after the cooldown one job probes it, and any answer restores it. Among
+ * healthy upstreams the operator's order is kept. Every probe handed out by `order` ends in
+ * exactly one `record`, `overtaken` or `release`.
  */
 export class UpstreamHealth {
   private readonly list: Upstream[];
@@ -108,17 +111,7 @@ export class UpstreamHealth {
     if (u === undefined) return;
     u.replies[kind]++;
     if (kind === 'timeout' || kind === 'error') {
-      u.consecutiveFailures++;
-      const wasProbe = u.probing;
-      u.probing = false;
-      if (wasProbe || u.demoted || u.consecutiveFailures >= this.settings.demoteAfter) {
-        if (!u.demoted) {
-          u.demotions++;
-          this.demotedCount++;
-        }
-        u.demoted = true;
-        u.demotedUntil = now + this.settings.demoteCooldownMs;
-      }
+      this.failure(u, now);
       return;
     }
     u.consecutiveFailures = 0;
@@ -126,6 +119,38 @@ export class UpstreamHealth {
     u.demoted = false;
     u.probing = false;
     if (kind !== 'throttled') this.sample(u, rttMs);
+  }
+
+  /**
+   * A hedge on another upstream answered while `name` had not: a failure for demotion, so a
+   * silent upstream is demoted even though hedging never lets its attempts time out. If it
+   * answers later after all, `record` restores it.
+   */
+  overtaken(name: string, now: number): void {
+    const u = this.byName.get(name);
+    if (u === undefined) return;
+    u.replies.overtaken++;
+    this.failure(u, now);
+  }
+
+  /** A NACK to `name` waited for the pacing budget. */
+  paced(name: string): void {
+    const u = this.byName.get(name);
+    if (u !== undefined) u.pacedWaits++;
+  }
+
+  private failure(u: Upstream, now: number): void {
+    u.consecutiveFailures++;
+    const wasProbe = u.probing;
+    u.probing = false;
+    if (wasProbe || u.demoted || u.consecutiveFailures >= this.settings.demoteAfter) {
+      if (!u.demoted) {
+        u.demotions++;
+        this.demotedCount++;
+      }
+      u.demoted = true;
+      u.demotedUntil = now + this.settings.demoteCooldownMs;
+    }
   }
 
   /** RFC 6298 smoothing: SRTT ← 7/8 SRTT + 1/8 R; RTTVAR ← 3/4 RTTVAR + 1/4 |SRTT − R|. */
@@ -149,6 +174,7 @@ export class UpstreamHealth {
       srttMs: u.srtt,
       rttvarMs: u.rttvar,
       attemptTimeoutMs: this.attemptTimeout(u.name),
+      pacedWaits: u.pacedWaits,
       replies: { ...u.replies },
     }));
   }

@@ -2,6 +2,9 @@ import type { TtlClass } from '../wire/frame.js';
 import type { Transport } from '../transport/transport.js';
 import { parseUpstream } from '../transport/address.js';
 import type { Cache, Deduper, Logger, Recorder, Retransmitter } from './components.js';
+import type { NackRate } from './pacing.js';
+import { canonicalIp } from '../transport/address.js';
+import { MAX_TIMER_MS } from '../shared/within.js';
 
 /** Re-cache TTL per frame class, in milliseconds. */
 export type Ttls = Record<TtlClass, number>;
@@ -136,11 +139,36 @@ export interface ProxyClientOptions {
   demoteCooldownMs?: number;
   /**
    * Hedging: if the current upstream has sent no frame, MISS or THROTTLED after this many
-   * ms, the next upstream is asked in parallel and the first valid frame wins.
-   * `'adaptive'` hedges after the upstream's smoothed RTT plus twice its variance.
-   * @default undefined (off)
+   * ms, the next upstream is asked in parallel and the first valid frame wins; the slower
+   * attempt keeps listening until its own timeout. `'adaptive'` hedges after the upstream's
+   * smoothed RTT plus twice its variance (at least `minTimeoutMs`; half of `timeoutMs`
+   * before the first sample), so a silent upstream costs a gap that wait instead of a full
+   * timeout. Hedges are budgeted to about one per ten NACKs, so they never double the load
+   * on upstreams. `false` turns hedging off.
+   * @default 'adaptive'
    */
-  hedgeAfterMs?: number | 'adaptive';
+  hedgeAfterMs?: number | 'adaptive' | false;
+  /**
+   * NACK pacing per upstream: a token bucket of `burst` NACKs refilled at `perSecond`.
+   * The reference retry-endpoint answers NACKs past its per-source limit (`RL_IP_RATE`
+   * 100/s, `RL_IP_BURST` 10 by default) with silence, which would cost those gaps a
+   * timeout; the default keeps a margin under it, since the two buckets run on different
+   * clocks. Gaps waiting for a token stay queued within `gapDeadlineMs`. If your upstreams
+   * raise `RL_IP_RATE`/`RL_IP_BURST` for relay addresses, raise this to match; `false`
+   * turns pacing off.
+   * @default { perSecond: 90, burst: 9 }
+   */
+  nackRate?: NackRate | false;
+  /**
+   * Check each recovered frame against its content hash before accepting it (TxID of a
+   * transaction or anchor frame, raw or Extended Format; ContentID of a BEEF object; member
+   * TxIDs of a bundle that carries them). A frame that fails is ignored like a frame for
+   * another gap, counted in `stats().invalidFrames`, and the exchange keeps waiting for the
+   * genuine one. Kinds that cannot be checked per datagram (fragments, block control,
+   * subtree data, block headers) pass as before.
+   * @default false
+   */
+  verifyContent?: boolean;
   /**
    * Adaptive attempt timeout: each upstream's wait is its smoothed RTT + 4 × RTT variance
    * (as TCP computes RTO), kept between `minTimeoutMs` and `timeoutMs`.
@@ -171,16 +199,58 @@ export interface ResolvedOptions {
   componentTimeoutMs: number;
   demoteAfter: number;
   demoteCooldownMs: number;
-  hedgeAfterMs: number | 'adaptive' | undefined;
+  hedgeAfterMs: number | 'adaptive' | false;
   adaptiveTimeout: boolean;
   minTimeoutMs: number;
+  nackRate: NackRate | false;
+  verifyContent: boolean;
 }
 
+/** Every option {@link ProxyClientOptions} knows, for the "did you mean" check. */
+const KNOWN: readonly (keyof ProxyClientOptions)[] = [
+  'upstreams',
+  'cache',
+  'retransmitter',
+  'deduper',
+  'recorder',
+  'transport',
+  'logger',
+  'timeoutMs',
+  'maxEndpoints',
+  'dedupWindowMs',
+  'workers',
+  'queueDepth',
+  'ttls',
+  'maxThrottleRetries',
+  'maxRangeSpan',
+  'failureMemoryMs',
+  'failureMemorySize',
+  'gapDeadlineMs',
+  'componentTimeoutMs',
+  'demoteAfter',
+  'demoteCooldownMs',
+  'hedgeAfterMs',
+  'adaptiveTimeout',
+  'minTimeoutMs',
+  'nackRate',
+  'verifyContent',
+];
+
 function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
-  return String(value);
+  try {
+    if (typeof value === 'string') return JSON.stringify(value);
+    if (typeof value === 'bigint') return `${value}n`;
+    if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+    if (typeof value === 'object' && value !== null) return 'an object';
+    return String(value);
+  } catch {
+    return `a ${typeof value}`;
+  }
+}
+
+function fail(kind: 'type' | 'range', message: string): never {
+  const text = `nack-proxy: option ${message}`;
+  throw kind === 'type' ? new TypeError(text) : new RangeError(text);
 }
 
 function int(
@@ -192,14 +262,16 @@ function int(
 ): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`nack-proxy: option ${name} must be an integer, got ${show(value)}`);
+    fail('type', `${name} must be an integer, got ${show(value)}`);
   }
-  if (value < min || value > max) {
-    throw new RangeError(
-      `nack-proxy: option ${name} must be in ${min}..${max}, got ${show(value)}`,
-    );
-  }
+  if (value < min || value > max)
+    fail('range', `${name} must be in ${min}..${max}, got ${show(value)}`);
   return value;
+}
+
+/** A duration in ms that a Node.js timer can honour (longer ones would fire at once). */
+function ms(name: string, value: unknown, fallback: number, min: number): number {
+  return int(name, value, fallback, min, MAX_TIMER_MS);
 }
 
 function needMethod(name: string, value: unknown, method: string, required: boolean): void {
@@ -209,10 +281,99 @@ function needMethod(name: string, value: unknown, method: string, required: bool
     value === null ||
     typeof (value as Record<string, unknown>)[method] !== 'function'
   ) {
-    throw new TypeError(
-      `nack-proxy: option ${name} must be an object with a ${method}() method, got ${show(value)}`,
-    );
+    fail('type', `${name} must be an object with a ${method}() method, got ${show(value)}`);
   }
+}
+
+/** The closest known option name to a misspelt one (edit distance ≤ 3), if any. */
+function suggest(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const known of KNOWN) {
+    const d = distance(name.toLowerCase(), known.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = known;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** One spelling per upstream: IP literals canonical, host names lower case. */
+function upstreamKey(host: string, port: number, family: number): string {
+  return `${family === 0 ? host.toLowerCase() : canonicalIp(host)}|${port}`;
+}
+
+function upstreamList(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    fail('type', `upstreams must be a non-empty array of "host:port", got ${show(value)}`);
+  }
+  const upstreams: string[] = [];
+  const seen = new Map<string, string>();
+  for (const u of value as unknown[]) {
+    const parsed = parseUpstream(u);
+    if (typeof parsed === 'string') fail('type', `upstreams: ${parsed}`);
+    const text = u as string;
+    const key = upstreamKey(parsed.host, parsed.port, parsed.family);
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      fail(
+        'type',
+        earlier === text
+          ? `upstreams lists ${show(text)} twice`
+          : `upstreams lists one endpoint twice: ${show(earlier)} and ${show(text)}`,
+      );
+    }
+    seen.set(key, text);
+    upstreams.push(text);
+  }
+  return upstreams;
+}
+
+function nackRateOf(value: unknown): NackRate | false {
+  if (value === undefined) return { perSecond: 90, burst: 9 };
+  if (value === false) return false;
+  if (typeof value !== 'object' || value === null) {
+    fail('type', `nackRate must be { perSecond, burst } or false, got ${show(value)}`);
+  }
+  const r = value as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (k !== 'perSecond' && k !== 'burst')
+      fail('type', `nackRate.${k} is not an option (perSecond, burst)`);
+  }
+  const perSecond = r.perSecond;
+  if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
+    fail('range', `nackRate.perSecond must be a number above 0, got ${show(perSecond)}`);
+  }
+  return { perSecond, burst: int('nackRate.burst', r.burst, 1, 1, 1_000_000) };
+}
+
+function hedgeOf(value: unknown): number | 'adaptive' | false {
+  if (value === undefined || value === 'adaptive') return 'adaptive';
+  if (value === false) return false;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    fail('type', `hedgeAfterMs must be an integer (ms), 'adaptive' or false, got ${show(value)}`);
+  }
+  return ms('hedgeAfterMs', value, 0, 1);
+}
+
+function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail('type', `${name} must be a boolean, got ${show(value)}`);
+  return value;
 }
 
 /** Applies defaults and validates; throws naming the option and the value. */
@@ -220,35 +381,21 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
   if (typeof opts !== 'object' || opts === null) {
     throw new TypeError(`nack-proxy: options must be an object, got ${show(opts)}`);
   }
-  const ups: unknown = opts.upstreams;
-  if (!Array.isArray(ups) || ups.length === 0) {
-    throw new TypeError(
-      `nack-proxy: option upstreams must be a non-empty array of "host:port", got ${show(ups)}`,
-    );
+  for (const key of Object.keys(opts)) {
+    if ((KNOWN as readonly string[]).includes(key)) continue;
+    const near = suggest(key);
+    fail('type', `${key} is not an option${near === undefined ? '' : ` (did you mean ${near}?)`}`);
   }
-  const upstreams: string[] = [];
-  for (const u of ups as unknown[]) {
-    const parsed = parseUpstream(u);
-    if (typeof parsed === 'string') throw new TypeError(`nack-proxy: option upstreams: ${parsed}`);
-    const text = u as string;
-    if (upstreams.includes(text))
-      throw new TypeError(`nack-proxy: option upstreams lists ${show(text)} twice`);
-    upstreams.push(text);
-  }
+  const upstreams = upstreamList(opts.upstreams);
   needMethod('cache', opts.cache, 'store', true);
   needMethod('retransmitter', opts.retransmitter, 'retransmit', true);
   needMethod('deduper', opts.deduper, 'setNX', false);
   needMethod('transport', opts.transport, 'exchange', false);
-  if (opts.recorder !== undefined) {
-    for (const m of [
-      'proxyRequest',
-      'proxyRecovered',
-      'proxyFailed',
-      'proxyInflightDedup',
-      'proxyQueueDropped',
-    ]) {
-      needMethod('recorder', opts.recorder, m, true);
-    }
+  if (
+    opts.recorder !== undefined &&
+    (typeof opts.recorder !== 'object' || opts.recorder === null)
+  ) {
+    fail('type', `recorder must be an object, got ${show(opts.recorder)}`);
   }
   if (opts.logger !== undefined) {
     for (const m of ['debug', 'info', 'warn', 'error']) needMethod('logger', opts.logger, m, true);
@@ -256,45 +403,40 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
   const ttls: Ttls = { ...DEFAULT_TTLS };
   if (opts.ttls !== undefined) {
     if (typeof opts.ttls !== 'object' || opts.ttls === null) {
-      throw new TypeError(`nack-proxy: option ttls must be an object, got ${show(opts.ttls)}`);
+      fail('type', `ttls must be an object, got ${show(opts.ttls)}`);
     }
     for (const [k, v] of Object.entries(opts.ttls)) {
       if (!(k in DEFAULT_TTLS)) {
-        throw new TypeError(
-          `nack-proxy: option ttls.${k} is not a TTL class (tx, block, subtree, anchor, beef)`,
-        );
+        fail('type', `ttls.${k} is not a TTL class (tx, block, subtree, anchor, beef)`);
       }
-      ttls[k as keyof Ttls] = int(`ttls.${k}`, v, DEFAULT_TTLS[k as keyof Ttls], 1);
+      ttls[k as keyof Ttls] = ms(`ttls.${k}`, v, DEFAULT_TTLS[k as keyof Ttls], 1);
     }
   }
-  const timeoutMs = int('timeoutMs', opts.timeoutMs, 300, 1, 600_000);
-  const hedge = opts.hedgeAfterMs;
-  let hedgeAfterMs: number | 'adaptive' | undefined;
-  if (hedge === undefined || hedge === 'adaptive') hedgeAfterMs = hedge;
-  else hedgeAfterMs = int('hedgeAfterMs', hedge, 0, 1, 600_000);
-  if (opts.adaptiveTimeout !== undefined && typeof opts.adaptiveTimeout !== 'boolean') {
-    throw new TypeError(
-      `nack-proxy: option adaptiveTimeout must be a boolean, got ${show(opts.adaptiveTimeout)}`,
-    );
+  const timeoutMs = ms('timeoutMs', opts.timeoutMs, 300, 1);
+  const minTimeoutMs = ms('minTimeoutMs', opts.minTimeoutMs, Math.min(10, timeoutMs), 1);
+  if (minTimeoutMs > timeoutMs) {
+    fail('range', `minTimeoutMs (${minTimeoutMs}) must not exceed timeoutMs (${timeoutMs})`);
   }
   return {
     upstreams,
     timeoutMs,
     maxEndpoints: int('maxEndpoints', opts.maxEndpoints, upstreams.length, 1, upstreams.length),
-    dedupWindowMs: int('dedupWindowMs', opts.dedupWindowMs, 60_000, 1),
+    dedupWindowMs: ms('dedupWindowMs', opts.dedupWindowMs, 60_000, 1),
     workers: int('workers', opts.workers, 4, 1, 10_000),
     queueDepth: int('queueDepth', opts.queueDepth, 1024, 0, 100_000_000),
     ttls,
     maxThrottleRetries: int('maxThrottleRetries', opts.maxThrottleRetries, 3, 0, 1000),
     maxRangeSpan: int('maxRangeSpan', opts.maxRangeSpan, 64, 1, 1_000_000),
-    failureMemoryMs: int('failureMemoryMs', opts.failureMemoryMs, 5000, 0),
+    failureMemoryMs: ms('failureMemoryMs', opts.failureMemoryMs, 5000, 0),
     failureMemorySize: int('failureMemorySize', opts.failureMemorySize, 10_000, 0, 100_000_000),
-    gapDeadlineMs: int('gapDeadlineMs', opts.gapDeadlineMs, 5000, 1),
-    componentTimeoutMs: int('componentTimeoutMs', opts.componentTimeoutMs, 1000, 1),
+    gapDeadlineMs: ms('gapDeadlineMs', opts.gapDeadlineMs, 5000, 1),
+    componentTimeoutMs: ms('componentTimeoutMs', opts.componentTimeoutMs, 1000, 1),
     demoteAfter: int('demoteAfter', opts.demoteAfter, 3, 1, 1_000_000),
-    demoteCooldownMs: int('demoteCooldownMs', opts.demoteCooldownMs, 5000, 0),
-    hedgeAfterMs,
-    adaptiveTimeout: opts.adaptiveTimeout ?? false,
-    minTimeoutMs: Math.min(int('minTimeoutMs', opts.minTimeoutMs, 10, 1), timeoutMs),
+    demoteCooldownMs: ms('demoteCooldownMs', opts.demoteCooldownMs, 5000, 0),
+    hedgeAfterMs: hedgeOf(opts.hedgeAfterMs),
+    adaptiveTimeout: bool('adaptiveTimeout', opts.adaptiveTimeout, false),
+    minTimeoutMs,
+    nackRate: nackRateOf(opts.nackRate),
+    verifyContent: bool('verifyContent', opts.verifyContent, false),
   };
 }

@@ -16,6 +16,8 @@ export interface UpstreamStats {
   rttvarMs: number | undefined;
   /** Attempt timeout this upstream gets now, ms. */
   attemptTimeoutMs: number;
+  /** NACKs to this upstream that waited for the pacing budget (`nackRate`). */
+  pacedWaits: number;
   /** Replies by kind. */
   replies: {
     /** Valid frames. */
@@ -26,8 +28,10 @@ export interface UpstreamStats {
     throttled: number;
     /** Attempts that timed out. */
     timeout: number;
-    /** Send errors, unresolvable host, invalid frames, transport faults. */
+    /** Send errors, closed port, unresolvable host, invalid frames, transport faults. */
     error: number;
+    /** Attempts still unanswered when a hedge on another upstream brought the frame. */
+    overtaken: number;
   };
 }
 
@@ -63,8 +67,14 @@ export interface ProxyStats {
   hedgeWins: number;
   /** THROTTLED holds honoured. */
   throttleHolds: number;
-  /** Frames a transport delivered that failed validation (never cached). */
-  invalidFrames: number;
+  /** NACKs that waited for the pacing budget (`nackRate`) before they were sent. */
+  pacedWaits: number;
+  /**
+   * Frames refused although they came for the gap asked (never cached, never
+   * retransmitted), by reason: `malformed`, `legacy` and `wrong-gap` for a frame a custom
+   * transport resolved with, and the content-check reasons of `verifyContent`.
+   */
+  invalidFrames: Record<string, number>;
   /** Gaps currently remembered as recently failed. */
   failureMemory: number;
   /** Health of each upstream, in configured order. */
@@ -103,7 +113,8 @@ export class Counters {
   hedges = 0;
   hedgeWins = 0;
   throttleHolds = 0;
-  invalidFrames = 0;
+  pacedWaits = 0;
+  invalidFrames: Record<string, number> = {};
 }
 
 /** Sum of a record's values. */

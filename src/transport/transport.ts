@@ -31,11 +31,14 @@ export interface TimeoutReply {
   /** An ACK arrived but the frame did not. */
   acked?: boolean;
 }
-/** The NACK could not be sent: unresolvable host, send failure, port unreachable, aborted. */
+/** The NACK could not be sent or answered: unresolvable host, send failure, port unreachable, aborted. */
 export interface ErrorReply {
   /** Discriminant. */
   kind: 'error';
-  /** `resolve`, `send`, `unreachable`, `aborted`, `closed` or a transport-specific code. */
+  /**
+   * `resolve` (host name), `send`, `unreachable` (ICMP: a closed port or no route),
+   * `aborted`, `closed`, or a transport-specific code.
+   */
   code: string;
   /** The underlying error, when there is one. */
   error?: Error;
@@ -54,12 +57,21 @@ export interface ExchangeOptions {
   hashKey: bigint;
   /** SeqNum of the requested frame: frames with another SeqNum are ignored. */
   seq: bigint;
+  /**
+   * A further check of a frame that matches the gap (the client's content check, when
+   * `verifyContent` is on). A frame it refuses is ignored like a frame for another gap and
+   * the exchange keeps waiting. A transport that does not call it still works: the client
+   * checks the frame it resolves with, but the exchange has then ended.
+   */
+  accept?: (frame: Uint8Array) => boolean;
 }
 
 /**
  * Sends one proxied NACK to one upstream and reports the outcome.
- * `exchange` must resolve (never reject) within about `timeoutMs`; a rejection is
- * reported as an `error` event and treated like a send error.
+ * `exchange` should resolve (never reject) within about `timeoutMs`. The client treats a
+ * rejection, a throw, a value that is not a Reply, or no answer within `timeoutMs` plus its
+ * `componentTimeoutMs` as a transport fault: reported as an `error` event, and the attempt
+ * counts as a send error.
  */
 export interface Transport {
   /**

@@ -1,20 +1,16 @@
-import { createSocket as createDgramSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { MAGIC, MsgType, PROTO_VER, RESPONSE_SIZE } from '../wire/constants.js';
-import { throttleBackoffMs } from '../wire/response.js';
-import { frameMismatch, half, splitHalves } from '../wire/fast.js';
-import { canonicalIp, parseUpstream } from './address.js';
-import { Deadlines, type Timed } from './deadlines.js';
+import { MsgType, RESPONSE_SIZE } from '../wire/constants.js';
+import { decodeResponse } from '../wire/response.js';
+import { matchFrame } from '../wire/match.js';
+import { MAX_TIMER_MS, toError, within } from '../shared/within.js';
+import { canonicalIp } from './address.js';
+import { LinePool, closeLine, openLine, type Line, type LineUser } from './lines.js';
+import { Resolver, type Lookup, type Target } from './resolver.js';
 import type { ExchangeOptions, Reply, Transport } from './transport.js';
 
-/** Resolves a host name to one address. */
-export type Lookup = (host: string) => Promise<{
-  /** An IPv4 or IPv6 address. */
-  address: string;
-  /** 4 or 6 (the address itself decides when they disagree). */
-  family: number;
-}>;
+export type { Lookup } from './resolver.js';
 
 /**
  * Options of {@link UdpTransport}.
@@ -33,12 +29,31 @@ export interface UdpTransportOptions {
    */
   bindAddress?: string;
   /**
-   * Makes a socket for the pool, for hosts that bring their own (options, instrumentation).
-   * The transport binds it (to `bindAddress`, port 0) unless it is already bound, and closes
-   * it on `close()`.
-   * @default dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' })
+   * Makes a socket, for hosts that bring their own (options, instrumentation). The
+   * transport binds it (to `bindAddress`, port 0) unless it is already bound, and closes it
+   * on `close()`. Create it with `reuseAddr: true`: each connection to an upstream is a
+   * pair of sockets sharing one local port (see {@link UdpTransportOptions.connected});
+   * without it the transport falls back to unconnected sockets.
+   * @default dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: true })
    */
   createSocket?: (family: 4 | 6) => Socket;
+  /**
+   * Connect a socket to each upstream, so a closed port (ICMP port unreachable) ends an
+   * exchange at once instead of after its timeout. A second, unconnected socket on the
+   * same local port receives the frame copy, which the reference server sends from
+   * another port. Linux delivers datagrams to such a pair as needed (measured); elsewhere
+   * the default is unconnected sockets.
+   * @default process.platform === 'linux'
+   */
+  connected?: boolean;
+  /**
+   * Where a frame may come from. `'host'`: the asked upstream's address, any port (the
+   * reference server sends it from its unicast-retransmit socket). `'any'`: any address,
+   * for upstreams whose unicast source address differs from their NACK address.
+   * ACK, MISS and THROTTLED count only from the asked address and port either way.
+   * @default 'host'
+   */
+  frameSource?: 'host' | 'any';
   /**
    * Resolves upstream host names.
    * @default dns.promises.lookup
@@ -50,93 +65,20 @@ export interface UdpTransportOptions {
    */
   resolveTtlMs?: number;
   /**
-   * After an exchange times out or is aborted, its socket is not used for the same upstream
-   * for this long, so a late MISS (which carries no sequence number) is never credited to a
-   * later request.
+   * After an exchange times out or is aborted, its connection is not used again for this
+   * long, so a late MISS (which carries no sequence number) is never credited to a later
+   * request.
    * @default 2000
    */
   lateReplyGuardMs?: number;
   /**
-   * Idle sockets kept open per address family; more are closed once idle.
+   * Idle connections (socket pairs) kept open per upstream; more are closed once idle.
    * @default 16
    */
   maxIdleSockets?: number;
 }
 
-/**
- * Where the library's own client takes a reply when it calls {@link exchangeDirect}
- * instead of `exchange` (no Promise per exchange). Internal: not exported by the package.
- */
-export interface ReplySink {
-  replied(reply: Reply): void;
-}
-
-/**
- * One exchange in flight: no per-exchange closure besides the send callback, and no timer
- * of its own (it waits in the transport's {@link Deadlines} queue).
- */
-class Pending implements Timed {
-  /** An ACK arrived: keep waiting for the frame. */
-  acked = false;
-  settled = false;
-  /** The exchanges watching the same AbortSignal (one listener per signal, not per exchange). */
-  watching: Set<Pending> | undefined = undefined;
-  earlier: Timed | undefined = undefined;
-  later: Timed | undefined = undefined;
-  queued = false;
-
-  constructor(
-    /** HashKey and SeqNum asked for, as big-endian int32 halves (compared without bigints). */
-    readonly hashKeyHi: number,
-    readonly hashKeyLo: number,
-    readonly seqHi: number,
-    readonly seqLo: number,
-    readonly remote: string,
-    readonly pooled: PooledSocket,
-    /** A Promise's resolve (`exchange`) or the client's sink (`exchangeDirect`). */
-    readonly to: ((reply: Reply) => void) | ReplySink,
-    readonly deadlineAt: number,
-    private readonly timedOut: (p: Pending) => void,
-  ) {}
-
-  expire(): void {
-    this.timedOut(this);
-  }
-}
-
-interface PooledSocket {
-  readonly socket: Socket;
-  readonly family: 4 | 6;
-  /** Outstanding request per remote `address|port`: never more than one. */
-  /**
-   * Outstanding request per remote `address|port`: never more than one. A finished entry is
-   * set to undefined rather than deleted, so the small Map never shrinks and regrows.
-   */
-  readonly busy: Map<string, Pending | undefined>;
-  /** Entries of `busy` that hold a request. */
-  busyCount: number;
-  /** Remote `address|port` → time until which it must not be asked on this socket. */
-  readonly guarded: Map<string, number>;
-  closed: boolean;
-  /** In the idle list of its family. */
-  idle: boolean;
-}
-
-interface Resolved {
-  address: string;
-  family: 4 | 6;
-  port: number;
-  /** `address|port`, the key of `busy` and `guarded`. */
-  remote: string;
-}
-
-interface ResolveEntry {
-  promise: Promise<Resolved>;
-  until: number;
-  value: Resolved | undefined;
-}
-
-const COUNTER_NAMES = [
+const COUNTERS = [
   'sent',
   'foreignSource',
   'unsolicited',
@@ -147,65 +89,89 @@ const COUNTER_NAMES = [
   'acks',
   'lateReplies',
   'socketErrors',
+  'unreachable',
+  'rejectedFrames',
+  'unconnectedLines',
+  'trailingAcks',
 ] as const;
 
-/** Datagrams and events counted by {@link UdpTransport}. */
-export type UdpTransportStats = Record<(typeof COUNTER_NAMES)[number], number>;
+/**
+ * Counters of {@link UdpTransport}: datagrams ignored by reason, and socket events.
+ * - `sent`: NACKs sent
+ * - `foreignSource`: datagrams from a source that may not answer (another host, or a
+ *   16-byte response from another port)
+ * - `unsolicited`: from the upstream, while nothing was asked on that connection
+ * - `malformed`, `legacyFrame`, `wrongGap`, `mismatchedSeq`: not the requested frame or reply
+ * - `acks`: ACKs received (the frame is a separate datagram)
+ * - `lateReplies`: replies to an exchange that had already timed out or been aborted
+ * - `socketErrors`: socket errors outside an exchange
+ * - `unreachable`: exchanges ended by ICMP unreachable (a closed port)
+ * - `rejectedFrames`: matching frames the client's content check refused
+ * - `unconnectedLines`: connections opened unconnected (fallback or by option)
+ * - `trailingAcks`: ACKs for a frame already received (the reference server sends the
+ *   frame first): expected, and ignored
+ */
+export type UdpTransportStats = Record<(typeof COUNTERS)[number], number>;
+
+/** The ICMP errors a connected UDP socket reports for an upstream that cannot be reached. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
 
 /**
  * Sends proxied NACKs over UDP (node:dgram) and waits for the frame, MISS or THROTTLED.
  *
- * Only datagrams from the asked upstream's address and port count. Because a MISS carries
- * no sequence number, a socket never has two requests outstanding to the same upstream,
- * and a socket whose request timed out is kept away from that upstream for
- * `lateReplyGuardMs`, so a late reply is never credited to a later request. Requests to
- * one upstream run in parallel on several pooled sockets.
+ * Each upstream gets a small pool of connections, one exchange outstanding per connection
+ * (a MISS carries no sequence number, so two requests on one connection could not be told
+ * apart). A connection that timed out rests for `lateReplyGuardMs` before it is reused.
+ * Frames are accepted from the asked host on any port (or any source with
+ * `frameSource: 'any'`) when they carry the requested HashKey and SeqNum and are exactly
+ * their header plus payload length; everything else is counted in {@link stats} and ignored.
+ * Idle sockets do not keep the process alive.
  */
 export class UdpTransport implements Transport {
-  private readonly opts: Required<Omit<UdpTransportOptions, 'bindAddress' | 'createSocket'>> &
-    Pick<UdpTransportOptions, 'bindAddress' | 'createSocket'>;
-  private readonly pools: Record<4 | 6, PooledSocket[]> = { 4: [], 6: [] };
-  /** Pooled sockets with nothing outstanding, most recently released last. */
-  private idle: Record<4 | 6, PooledSocket[]> = { 4: [], 6: [] };
-  /** Attempt timeouts of the exchanges in flight, on one timer. */
-  private readonly deadlines = new Deadlines(() => performance.now());
-  /** Exchanges per AbortSignal: one 'abort' listener per signal, however many exchanges. */
-  private readonly watched = new WeakMap<AbortSignal, Set<Pending>>();
-  /** Per source address seen (bounded): its `address|port` keys, so lookups build no string. */
-  private readonly sources = new Map<string, Map<number, string>>();
-  private readonly resolved = new Map<string, ResolveEntry>();
-  private readonly counters: UdpTransportStats;
+  private readonly resolver: Resolver;
+  private readonly pools = new Map<string, LinePool>();
+  /** Every open line, busy or not. */
+  private readonly lines = new Set<Line>();
+  private readonly counters = Object.fromEntries(COUNTERS.map((n) => [n, 0])) as UdpTransportStats;
+  private readonly bindAddress: string | undefined;
   private readonly bindFamily: 0 | 4 | 6;
+  private readonly createSocket: ((family: 4 | 6) => Socket) | undefined;
+  private readonly connected: boolean;
+  private readonly anySource: boolean;
+  private readonly lateReplyGuardMs: number;
+  private readonly maxIdle: number;
   private isClosed = false;
 
+  /** @throws TypeError or RangeError naming the option and the value. */
   constructor(options: UdpTransportOptions = {}) {
-    const bindAddress = options.bindAddress;
+    const { bindAddress, frameSource = 'host' } = options;
     if (bindAddress !== undefined && isIP(bindAddress) === 0) {
       throw new TypeError(
         `nack-proxy: option bindAddress must be an IP address, got ${JSON.stringify(bindAddress)}`,
       );
     }
-    this.bindFamily = bindAddress === undefined ? 0 : (isIP(bindAddress) as 4 | 6);
-    for (const [name, v] of Object.entries({
-      resolveTtlMs: options.resolveTtlMs,
-      lateReplyGuardMs: options.lateReplyGuardMs,
-      maxIdleSockets: options.maxIdleSockets,
-    })) {
-      if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
-        throw new RangeError(
-          `nack-proxy: option ${name} must be a non-negative integer, got ${String(v)}`,
-        );
+    if (frameSource !== 'host' && frameSource !== 'any') {
+      throw new TypeError(
+        `nack-proxy: option frameSource must be 'host' or 'any', got ${JSON.stringify(frameSource)}`,
+      );
+    }
+    for (const name of ['connected'] as const) {
+      const v = options[name];
+      if (v !== undefined && typeof v !== 'boolean') {
+        throw new TypeError(`nack-proxy: option ${name} must be a boolean, got ${String(v)}`);
       }
     }
-    this.opts = {
-      bindAddress,
-      createSocket: options.createSocket,
-      lookup: options.lookup ?? ((host) => dnsLookup(host)),
-      resolveTtlMs: options.resolveTtlMs ?? 30_000,
-      lateReplyGuardMs: options.lateReplyGuardMs ?? 2000,
-      maxIdleSockets: options.maxIdleSockets ?? 16,
-    };
-    this.counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as UdpTransportStats;
+    this.bindAddress = bindAddress;
+    this.bindFamily = bindAddress === undefined ? 0 : (isIP(bindAddress) as 4 | 6);
+    this.createSocket = options.createSocket;
+    this.connected = options.connected ?? process.platform === 'linux';
+    this.anySource = frameSource === 'any';
+    this.lateReplyGuardMs = whole('lateReplyGuardMs', options.lateReplyGuardMs, 2000);
+    this.maxIdle = whole('maxIdleSockets', options.maxIdleSockets, 16);
+    this.resolver = new Resolver(
+      options.lookup ?? ((host) => dnsLookup(host)),
+      whole('resolveTtlMs', options.resolveTtlMs, 30_000),
+    );
   }
 
   /** Counters of datagrams ignored by reason, and socket events. */
@@ -213,87 +179,64 @@ export class UdpTransport implements Transport {
     return { ...this.counters };
   }
 
-  /** Open sockets, for tests and diagnostics. */
+  /** Open sockets (two per connection, one in unconnected mode), for tests and diagnostics. */
   get socketCount(): number {
-    return this.pools[4].length + this.pools[6].length;
+    let n = 0;
+    for (const line of this.lines) n += line.frames === undefined ? 1 : 2;
+    return n;
   }
 
   /**
    * Sends one proxied NACK and resolves with the frame, MISS, THROTTLED, a timeout (an ACK
-   * alone is not enough) or an error. Never rejects.
+   * alone is not enough) or an error (`unreachable` for a closed port). Never rejects.
    */
   exchange(upstream: string, nack: Uint8Array, options: ExchangeOptions): Promise<Reply> {
     if (this.isClosed) return Promise.resolve({ kind: 'error', code: 'closed' });
     if (options.signal?.aborted === true) {
       return Promise.resolve({ kind: 'error', code: 'aborted' });
     }
-    // Fast path: the upstream is resolved and an idle pooled socket can take the request.
-    const target = this.readyTarget(upstream);
-    if (target !== undefined) {
-      const pooled = this.acquireNow(target.family, target.remote);
-      if (pooled !== undefined) return this.send(pooled, target, nack, options);
+    const now = performance.now();
+    const target = this.resolver.cached(upstream, now);
+    if (target !== undefined && this.reachable(target)) {
+      const line = this.poolOf(target).take(now);
+      if (line !== undefined) return this.send(line, nack, options, options.timeoutMs);
     }
-    return this.exchangeSlow(upstream, nack, options);
+    return this.exchangeSlow(upstream, nack, options, now);
   }
 
-  /** The resolved address of `upstream` when fresh and reachable from `bindAddress`. */
-  private readyTarget(upstream: string): Resolved | undefined {
-    const hit = this.resolved.get(upstream);
-    const target = hit?.value;
-    if (target === undefined || hit === undefined || hit.until <= performance.now())
-      return undefined;
-    return this.bindFamily === 0 || target.family === this.bindFamily ? target : undefined;
+  /** Closes every socket; exchanges in flight resolve `{ kind: 'error', code: 'closed' }`. */
+  async close(): Promise<void> {
+    this.isClosed = true;
+    const all = [...this.lines];
+    this.lines.clear();
+    this.pools.clear();
+    for (const line of all) line.pending?.closed();
+    await Promise.all(all.map(closeLine));
   }
 
-  /** `exchange` without a Promise: the reply goes to `sink` (never synchronously). */
-  private exchangeTo(
-    upstream: string,
-    nack: Uint8Array,
-    options: ExchangeOptions,
-    sink: ReplySink,
-  ): void {
-    if (!this.isClosed && options.signal?.aborted !== true) {
-      const target = this.readyTarget(upstream);
-      if (target !== undefined) {
-        const pooled = this.acquireNow(target.family, target.remote);
-        if (pooled !== undefined) {
-          this.register(pooled, target, nack, options, sink);
-          return;
-        }
-      }
-    }
-    // Everything else (closed, aborted, first use of an upstream, pool growth) is rare.
-    this.exchange(upstream, nack, options).then(
-      (reply) => sink.replied(reply),
-      (err: unknown) =>
-        sink.replied({
-          kind: 'error',
-          code: 'exception',
-          error: err instanceof Error ? err : new Error(String(err)),
-        }),
-    );
-  }
-
+  /** First use of an upstream, a stale name, or no idle connection: resolve and open. */
   private async exchangeSlow(
     upstream: string,
     nack: Uint8Array,
     options: ExchangeOptions,
+    started: number,
   ): Promise<Reply> {
-    const started = performance.now();
-    let target: Resolved;
-    try {
-      // A lookup that hangs must not hold the exchange past its timeout or its abort.
-      target = await bounded(this.resolve(upstream), options.timeoutMs, options.signal);
-    } catch (err) {
-      if (options.signal?.aborted === true) return { kind: 'error', code: 'aborted' };
-      return {
-        kind: 'error',
-        code: 'resolve',
-        error: err instanceof Error ? err : new Error(String(err)),
-      };
+    // A lookup that hangs must not hold the exchange past its timeout or its abort.
+    const found = await within(
+      this.resolver.resolve(upstream, started),
+      options.timeoutMs,
+      options.signal,
+    );
+    if (found.status === 'aborted') return { kind: 'error', code: 'aborted' };
+    if (found.status !== 'ok') {
+      const error =
+        found.status === 'error'
+          ? found.error
+          : new Error(`lookup of ${upstream} did not finish within ${options.timeoutMs} ms`);
+      return { kind: 'error', code: 'resolve', error };
     }
-    if (this.isClosed) return { kind: 'error', code: 'closed' };
-    if (this.bindFamily !== 0 && target.family !== this.bindFamily) {
+    const target = found.value;
+    if (!this.reachable(target)) {
       return {
         kind: 'error',
         code: 'family',
@@ -302,401 +245,250 @@ export class UdpTransport implements Transport {
         ),
       };
     }
-    let pooled: PooledSocket;
-    try {
-      pooled = this.acquireNow(target.family, target.remote) ?? (await this.open(target.family));
-    } catch (err) {
-      if (this.isClosed) return { kind: 'error', code: 'closed' };
-      return {
-        kind: 'error',
-        code: 'socket',
-        error: err instanceof Error ? err : new Error(String(err)),
-      };
+    let line = this.isClosed ? undefined : this.poolOf(target).take(performance.now());
+    if (line === undefined && !this.isClosed) {
+      try {
+        line = await this.open(target);
+      } catch (err) {
+        if (!this.isClosed) return { kind: 'error', code: 'socket', error: toError(err) };
+      }
     }
-    if (this.isClosed) return { kind: 'error', code: 'closed' };
+    if (line === undefined) return { kind: 'error', code: 'closed' };
     if (options.signal?.aborted === true) {
-      this.release(pooled);
+      this.release(line);
       return { kind: 'error', code: 'aborted' };
     }
     // The lookup and socket set-up spent part of the attempt's time.
     const left = Math.max(1, options.timeoutMs - (performance.now() - started));
-    return this.send(pooled, target, nack, { ...options, timeoutMs: left });
+    return this.send(line, nack, options, left);
   }
 
-  /** Registers the exchange on `pooled` and sends the NACK. */
-  private send(
-    pooled: PooledSocket,
-    target: Resolved,
-    nack: Uint8Array,
-    options: ExchangeOptions,
-  ): Promise<Reply> {
-    return new Promise<Reply>((resolve) => this.register(pooled, target, nack, options, resolve));
+  private reachable(target: Target): boolean {
+    return this.bindFamily === 0 || target.family === this.bindFamily;
   }
 
-  /** Registers the exchange on `pooled` and sends the NACK; the reply goes to `to`. */
-  private register(
-    pooled: PooledSocket,
-    target: Resolved,
-    nack: Uint8Array,
-    options: ExchangeOptions,
-    to: ((reply: Reply) => void) | ReplySink,
-  ): void {
-    splitHalves(options.hashKey, options.seq);
-    const p = new Pending(
-      half(0),
-      half(1),
-      half(2),
-      half(3),
-      target.remote,
-      pooled,
-      to,
-      performance.now() + options.timeoutMs,
-      this.onTimeout,
-    );
-    this.deadlines.add(p);
-    if (options.signal !== undefined) this.watch(options.signal, p);
-    pooled.busy.set(target.remote, p);
-    pooled.busyCount++;
-    this.counters.sent++;
-    try {
-      pooled.socket.send(nack, target.port, target.address, (err) => {
-        if (err) this.finish(p, { kind: 'error', code: 'send', error: err });
-      });
-    } catch (err) {
-      // e.g. a host's socket closed under us: a send error, reported after this call returns.
-      const error = err instanceof Error ? err : new Error(String(err));
-      queueMicrotask(() => this.finish(p, { kind: 'error', code: 'send', error }));
+  private poolOf(target: Target): LinePool {
+    let pool = this.pools.get(target.key);
+    if (pool === undefined) {
+      pool = new LinePool(this.maxIdle);
+      this.pools.set(target.key, pool);
     }
+    return pool;
   }
 
-  private readonly onTimeout = (p: Pending): void => {
-    this.finish(p, { kind: 'timeout', acked: p.acked });
-  };
-
-  /** Settles one exchange: frees its slot on the socket, guards it after no answer. */
-  private finish(p: Pending, reply: Reply): void {
-    if (p.settled) return;
-    p.settled = true;
-    this.deadlines.remove(p);
-    p.watching?.delete(p);
-    const pooled = p.pooled;
-    if (pooled.busy.get(p.remote) === p) {
-      pooled.busy.set(p.remote, undefined);
-      pooled.busyCount--;
-    }
-    const answered = reply.kind === 'frame' || reply.kind === 'miss' || reply.kind === 'throttled';
-    if (!answered) pooled.guarded.set(p.remote, performance.now() + this.opts.lateReplyGuardMs);
-    this.release(pooled);
-    const to = p.to;
-    if (typeof to === 'function') to(reply);
-    else to.replied(reply);
-  }
-
-  /** Aborts every exchange watching `signal` when it aborts, with one listener per signal. */
-  private watch(signal: AbortSignal, p: Pending): void {
-    let set = this.watched.get(signal);
-    if (set === undefined) {
-      const exchanges = new Set<Pending>();
-      set = exchanges;
-      this.watched.set(signal, exchanges);
-      signal.addEventListener(
-        'abort',
-        () => {
-          for (const e of [...exchanges]) this.finish(e, { kind: 'error', code: 'aborted' });
-        },
-        { once: true },
-      );
-    }
-    set.add(p);
-    p.watching = set;
-  }
-
-  /** Closes every socket; pending exchanges resolve `{ kind: 'error', code: 'closed' }`. */
-  close(): Promise<void> {
-    this.isClosed = true;
-    const all = [...this.pools[4], ...this.pools[6]];
-    this.pools[4] = [];
-    this.pools[6] = [];
-    this.idle = { 4: [], 6: [] };
-    for (const p of all)
-      for (const pending of [...p.busy.values()].filter((e) => e !== undefined))
-        this.finish(pending, { kind: 'error', code: 'closed' });
-    return Promise.all(all.map((p) => this.closeSocket(p))).then(() => undefined);
-  }
-
-  /** Resolves an upstream once per `resolveTtlMs`; concurrent callers share one lookup. */
-  private resolve(upstream: string): Promise<Resolved> {
-    const t = performance.now();
-    const hit = this.resolved.get(upstream);
-    if (hit !== undefined && hit.until > t) return hit.promise;
-    const promise = this.lookupUpstream(upstream);
-    if (this.resolved.size >= 1024) this.resolved.clear();
-    const entry = {
-      promise,
-      until: t + this.opts.resolveTtlMs,
-      value: undefined as Resolved | undefined,
-    };
-    this.resolved.set(upstream, entry);
-    promise.then(
-      (value) => {
-        entry.value = value;
-      },
-      () => {
-        // A failed lookup is not cached: the next attempt asks again.
-        if (this.resolved.get(upstream) === entry) this.resolved.delete(upstream);
-      },
-    );
-    return promise;
-  }
-
-  private async lookupUpstream(upstream: string): Promise<Resolved> {
-    const parsed = parseUpstream(upstream);
-    if (typeof parsed === 'string') throw new Error(parsed);
-    let address = parsed.host;
-    let family = parsed.family;
-    if (family === 0) {
-      const found = await this.opts.lookup(parsed.host);
-      address = found.address;
-      // Trust the address, not the reported family: the socket type must match the address.
-      const fam = isIP(address);
-      if (fam === 0) throw new Error(`lookup of ${parsed.host} returned ${String(address)}`);
-      family = fam === 6 ? 6 : 4;
-    }
-    const canonical = canonicalIp(address);
-    return { address: canonical, family, port: parsed.port, remote: `${canonical}|${parsed.port}` };
-  }
-
-  /**
-   * A pooled socket with no request outstanding to `remote` and not guarded for it, or
-   * undefined when a new one must be opened. Idle sockets are tried first (most recently
-   * released first), then sockets busy with other upstreams.
-   */
-  private acquireNow(family: 4 | 6, remote: string): PooledSocket | undefined {
-    const t = performance.now();
-    const idle = this.idle[family];
-    for (let i = idle.length - 1; i >= 0; i--) {
-      const p = idle[i] as PooledSocket;
-      if (p.closed || !this.usable(p, remote, t)) continue;
-      idle[i] = idle[idle.length - 1] as PooledSocket;
-      idle.pop();
-      p.idle = false;
-      return p;
-    }
-    for (const p of this.pools[family]) {
-      if (p.closed || p.busyCount === 0 || p.busy.get(remote) !== undefined) continue;
-      if (this.usable(p, remote, t)) return p;
-    }
-    return undefined;
-  }
-
-  /** False while `p` is guarded against `remote` (a late reply may still come). */
-  private usable(p: PooledSocket, remote: string, t: number): boolean {
-    if (p.guarded.size === 0) return true;
-    const until = p.guarded.get(remote);
-    if (until === undefined) return true;
-    if (until > t) return false;
-    p.guarded.delete(remote);
-    return true;
-  }
-
-  private async open(family: 4 | 6): Promise<PooledSocket> {
-    const socket =
-      this.opts.createSocket?.(family) ??
-      createDgramSocket({ type: family === 6 ? 'udp6' : 'udp4' });
-    const pooled: PooledSocket = {
-      socket,
-      family,
-      busy: new Map(),
-      busyCount: 0,
-      guarded: new Map(),
-      closed: false,
-      idle: false,
-    };
-    socket.on('message', (msg, rinfo) => this.onMessage(pooled, msg, rinfo));
-    socket.on('error', () => {
-      // Errors on an unconnected UDP socket are transient (e.g. a send error also reported
-      // to the send callback); the pending exchanges time out on their own.
-      this.counters.socketErrors++;
+  private async open(target: Target): Promise<Line> {
+    const line = await openLine(target, {
+      bindAddress: this.bindAddress,
+      createSocket: this.createSocket,
+      connected: this.connected,
+      stray: (l, msg, rinfo, err) => this.stray(l, msg, rinfo, err),
     });
-    if (!isBound(socket)) {
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const onError = (err: Error): void => reject(err);
-          socket.once('error', onError);
-          socket.bind({ port: 0, address: this.opts.bindAddress }, () => {
-            socket.off('error', onError);
-            resolve();
-          });
-        });
-      } catch (err) {
-        // Never pooled: close it here or its handle stays open.
-        await this.closeSocket(pooled);
-        throw err;
-      }
-    }
     if (this.isClosed) {
-      // close() ran while this socket was binding: it was never pooled, so close it here.
-      await this.closeSocket(pooled);
+      await closeLine(line);
       throw new Error('transport closed');
     }
-    this.pools[family].push(pooled);
-    return pooled;
+    if (!line.connected) this.counters.unconnectedLines++;
+    this.lines.add(line);
+    this.poolOf(target).added();
+    return line;
   }
 
-  /** Called when `pooled` may have become idle: keeps it, or closes it past `maxIdleSockets`. */
-  private release(pooled: PooledSocket): void {
-    if (pooled.busyCount > 0 || pooled.closed) return;
-    const idle = this.idle[pooled.family];
-    if (pooled.idle) return;
-    if (idle.length >= this.opts.maxIdleSockets) {
-      const pool = this.pools[pooled.family];
-      const at = pool.indexOf(pooled);
-      if (at >= 0) pool.splice(at, 1);
-      void this.closeSocket(pooled);
-      return;
-    }
-    pooled.idle = true;
-    idle.push(pooled);
-  }
-
-  private closeSocket(pooled: PooledSocket): Promise<void> {
-    if (pooled.closed) return Promise.resolve();
-    pooled.closed = true;
-    return new Promise((resolve) => {
+  /** Sends the NACK on `line` and waits for the reply. */
+  private send(
+    line: Line,
+    nack: Uint8Array,
+    options: ExchangeOptions,
+    timeoutMs: number,
+  ): Promise<Reply> {
+    return new Promise<Reply>((resolve) => {
+      const exchange = new Exchange(this, line, options, resolve);
+      line.pending = exchange;
+      exchange.start(timeoutMs);
+      this.counters.sent++;
+      const sent = (err: Error | null): void => {
+        if (err) exchange.failed(line, err);
+      };
       try {
-        pooled.socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed by its owner
+        if (line.connected) line.nack.send(nack, sent);
+        else line.nack.send(nack, line.target.port, line.target.address, sent);
+      } catch (err) {
+        // e.g. a host's socket closed under us: reported after this call returns
+        queueMicrotask(() => exchange.failed(line, toError(err)));
       }
     });
   }
 
-  private onMessage(pooled: PooledSocket, msg: Buffer, rinfo: RemoteInfo): void {
-    const remote = this.remoteOf(rinfo.address, rinfo.port);
-    const pending = pooled.busy.get(remote);
-    if (pending === undefined) {
-      if (pooled.guarded.has(remote)) this.counters.lateReplies++;
-      else if (this.isKnownSource(remote)) this.counters.unsolicited++;
-      else this.counters.foreignSource++;
+  /** @internal An exchange ended: the line rests if a late reply may come, then is reused. */
+  ended(line: Line, answered: boolean): void {
+    line.pending = undefined;
+    const now = performance.now();
+    if (!answered) line.coolUntil = now + this.lateReplyGuardMs;
+    const pool = this.pools.get(line.target.key);
+    const surplus = pool === undefined ? line : pool.give(line, now);
+    if (surplus !== undefined) this.release(surplus);
+  }
+
+  /** Closes a line nobody will use again. */
+  private release(line: Line): void {
+    if (line.closed) return;
+    this.lines.delete(line);
+    void closeLine(line);
+  }
+
+  /** @internal */
+  count(name: keyof UdpTransportStats): void {
+    this.counters[name]++;
+  }
+
+  /** @internal True when a frame from `address` may answer an exchange with `target`. */
+  frameSourceOk(address: string, target: Target): boolean {
+    return this.anySource || sameHost(address, target.address);
+  }
+
+  /** A datagram or error on a line nobody is waiting on. */
+  private stray(line: Line, msg: Buffer | undefined, rinfo: RemoteInfo | undefined, err?: Error) {
+    if (err !== undefined || msg === undefined || rinfo === undefined) {
+      this.counters.socketErrors++;
       return;
     }
-    if (
-      msg.length === RESPONSE_SIZE &&
-      msg.readUInt32BE(0) === MAGIC &&
-      msg[6] !== undefined &&
-      msg[6] >= MsgType.Miss
-    ) {
-      // What decodeResponse checks, read in place: version, type, then the echoed SeqNum.
-      const type = msg[6];
-      if (msg.readUInt16BE(4) !== PROTO_VER || type > MsgType.Throttled) {
-        this.counters.malformed++;
-        return;
-      }
-      if (type === MsgType.Miss) return this.finish(pending, { kind: 'miss' });
-      if (msg.readInt32BE(8) !== pending.seqHi || msg.readInt32BE(12) !== pending.seqLo) {
-        this.counters.mismatchedSeq++;
-        return;
-      }
-      if (type === MsgType.Ack) {
-        this.counters.acks++;
-        pending.acked = true;
-        return;
-      }
-      return this.finish(pending, {
-        kind: 'throttled',
-        backoffMs: throttleBackoffMs((msg[7] as number) & 0x0f),
-      });
+    if (!sameHost(rinfo.address, line.target.address)) this.counters.foreignSource++;
+    else if (isTrailingAck(msg, line)) this.counters.trailingAcks++;
+    else if (line.coolUntil > performance.now()) this.counters.lateReplies++;
+    else this.counters.unsolicited++;
+  }
+}
+
+/** One NACK waiting for its reply on one line. */
+class Exchange implements LineUser {
+  private settled = false;
+  private acked = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly transport: UdpTransport,
+    private readonly line: Line,
+    private readonly options: ExchangeOptions,
+    private readonly resolve: (reply: Reply) => void,
+  ) {}
+
+  start(timeoutMs: number): void {
+    this.timer = setTimeout(timedOut, Math.min(timeoutMs, MAX_TIMER_MS), this);
+    // An object listener: no closure per exchange.
+    this.options.signal?.addEventListener('abort', this, { once: true });
+  }
+
+  /** The signal aborted. */
+  handleEvent(): void {
+    this.end({ kind: 'error', code: 'aborted' });
+  }
+
+  closed(): void {
+    this.end({ kind: 'error', code: 'closed' });
+  }
+
+  timeout(): void {
+    this.end({ kind: 'timeout', acked: this.acked });
+  }
+
+  failed(line: Line, err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== undefined && UNREACHABLE.has(code)) {
+      this.transport.count('unreachable');
+      this.end({ kind: 'error', code: 'unreachable', error: err });
+    } else {
+      this.end({ kind: 'error', code: line.closed ? 'closed' : 'send', error: err });
     }
-    const m = frameMismatch(
-      msg,
-      pending.hashKeyHi,
-      pending.hashKeyLo,
-      pending.seqHi,
-      pending.seqLo,
+  }
+
+  datagram(line: Line, msg: Buffer, rinfo: RemoteInfo, viaNackSocket: boolean): void {
+    const t = this.transport;
+    const target = line.target;
+    // A connected socket only hears its peer; an unconnected one must check.
+    const fromPeer =
+      viaNackSocket &&
+      (line.connected || (rinfo.port === target.port && sameHost(rinfo.address, target.address)));
+    if (msg.length === RESPONSE_SIZE) {
+      if (!fromPeer) t.count('foreignSource');
+      else if (isTrailingAck(msg, line)) t.count('trailingAcks');
+      else this.response(msg);
+      return;
+    }
+    if (!fromPeer && !t.frameSourceOk(rinfo.address, target)) {
+      t.count('foreignSource');
+      return;
+    }
+    const o = this.options;
+    const m = matchFrame(msg, o.hashKey, o.seq);
+    if (m === 'malformed') t.count('malformed');
+    else if (m === 'legacy') t.count('legacyFrame');
+    else if (m === 'wrong-gap') t.count('wrongGap');
+    else if (o.accept !== undefined && !o.accept(msg)) t.count('rejectedFrames');
+    else {
+      line.lastFrameSeq = o.seq;
+      this.end({ kind: 'frame', frame: msg });
+    }
+  }
+
+  private response(msg: Buffer): void {
+    const t = this.transport;
+    let r;
+    try {
+      r = decodeResponse(msg);
+    } catch {
+      t.count('malformed');
+      return;
+    }
+    if (r.kind === 'miss') {
+      this.end({ kind: 'miss' });
+    } else if (r.seq !== this.options.seq) {
+      t.count('mismatchedSeq');
+    } else if (r.kind === 'ack') {
+      t.count('acks');
+      this.acked = true;
+    } else {
+      this.end({ kind: 'throttled', backoffMs: r.backoffMs });
+    }
+  }
+
+  /** @internal Settles the exchange once. */
+  end(reply: Reply): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.options.signal?.removeEventListener('abort', this);
+    // A timeout or an abort leaves a NACK unanswered: its reply may still come.
+    const answered =
+      reply.kind !== 'timeout' && !(reply.kind === 'error' && reply.code === 'aborted');
+    this.transport.ended(this.line, answered);
+    this.resolve(reply);
+  }
+}
+
+/** An ACK for the frame the line received last (bytes read in place: a 16-byte reply). */
+function isTrailingAck(msg: Buffer, line: Line): boolean {
+  return (
+    line.lastFrameSeq !== undefined &&
+    msg.length === RESPONSE_SIZE &&
+    msg[6] === MsgType.Ack &&
+    msg.readBigUInt64BE(8) === line.lastFrameSeq
+  );
+}
+
+function timedOut(exchange: Exchange): void {
+  exchange.timeout();
+}
+
+/** True when two IP addresses name the same host (`a` as a socket reported it). */
+function sameHost(a: string, canonical: string): boolean {
+  return a === canonical || (a.includes(':') && canonicalIp(a) === canonical);
+}
+
+function whole(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `nack-proxy: option ${name} must be an integer in 0..${MAX_TIMER_MS}, got ${String(value)}`,
     );
-    if (m === 'malformed') this.counters.malformed++;
-    else if (m === 'legacy') this.counters.legacyFrame++;
-    else if (m === 'wrong-gap') this.counters.wrongGap++;
-    else this.finish(pending, { kind: 'frame', frame: msg });
   }
-
-  /** `address|port` of a datagram's source, canonical, from a bounded cache. */
-  private remoteOf(address: string, port: number): string {
-    let ports = this.sources.get(address);
-    if (ports === undefined) {
-      if (this.sources.size >= 256) this.sources.clear();
-      ports = new Map();
-      this.sources.set(address, ports);
-    }
-    let remote = ports.get(port);
-    if (remote === undefined) {
-      if (ports.size >= 1024) ports.clear();
-      remote = `${canonicalIp(address)}|${port}`;
-      ports.set(port, remote);
-    }
-    return remote;
-  }
-
-  private isKnownSource(remote: string): boolean {
-    for (const { value: r } of this.resolved.values()) {
-      if (r !== undefined && r.remote === remote) return true;
-    }
-    return false;
-  }
-}
-
-function isBound(socket: Socket): boolean {
-  try {
-    socket.address();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Settles like `promise`, but rejects after `ms` or as soon as `signal` aborts. The
- * underlying work (a host's lookup) is not cancelled, only no longer waited for.
- */
-function bounded<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const onAbort = (): void => {
-      done();
-      reject(new Error('aborted'));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`lookup did not finish within ${ms} ms`));
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        done();
-        resolve(v);
-      },
-      (err: unknown) => {
-        done();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
-/**
- * Sends one proxied NACK like `transport.exchange`, handing the reply to `sink` instead of
- * resolving a Promise (never synchronously). Internal: the client uses it for a plain
- * UdpTransport it trusts to settle every exchange; not exported by the package.
- */
-export function exchangeDirect(
-  transport: UdpTransport,
-  upstream: string,
-  nack: Uint8Array,
-  options: ExchangeOptions,
-  sink: ReplySink,
-): void {
-  transport['exchangeTo'](upstream, nack, options, sink);
+  return value;
 }

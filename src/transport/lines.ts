@@ -1,0 +1,207 @@
+import { createSocket as createDgramSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Target } from './resolver.js';
+
+/**
+ * One request at a time to one upstream, over a pair of sockets sharing a local port:
+ *
+ * - `nack` is connected to the upstream's NACK address and port. It sends the NACKs and
+ *   receives the replies from that port (ACK, MISS, THROTTLED) and the ICMP errors of a
+ *   closed port (`ECONNREFUSED` at once, where an unconnected socket would see nothing).
+ * - `frames` is unconnected, bound to the same port with SO_REUSEADDR. It receives the frame
+ *   copy, which the reference server sends from its unicast-retransmit socket (another port).
+ *
+ * In unconnected mode `nack` is not connected and `frames` is undefined: one socket gets
+ * everything, and a closed port is only noticed by timing out.
+ */
+export interface Line {
+  readonly nack: Socket;
+  readonly frames: Socket | undefined;
+  readonly target: Target;
+  /** `nack` is connected (the kernel filters its sources; ICMP errors reach it). */
+  readonly connected: boolean;
+  /** The exchange waiting on this line. */
+  pending: LineUser | undefined;
+  /** Not used again before this time: a late reply to an unanswered NACK may still come. */
+  coolUntil: number;
+  /**
+   * The sequence number of the last frame received here: the reference server sends the
+   * frame before its ACK, so that ACK arrives after the exchange ended.
+   */
+  lastFrameSeq: bigint | undefined;
+  closed: boolean;
+}
+
+/** What a line reports to whoever is using it. */
+export interface LineUser {
+  datagram(line: Line, msg: Buffer, rinfo: RemoteInfo, viaNackSocket: boolean): void;
+  failed(line: Line, err: Error): void;
+  /** The line is being closed under it (the transport is closing). */
+  closed(): void;
+}
+
+/** How lines are opened. */
+export interface LineSettings {
+  bindAddress: string | undefined;
+  createSocket: ((family: 4 | 6) => Socket) | undefined;
+  connected: boolean;
+  /** Datagrams that arrive while no exchange waits on the line, and socket errors. */
+  stray(line: Line, msg: Buffer | undefined, rinfo: RemoteInfo | undefined, err?: Error): void;
+}
+
+/**
+ * Opens a line to `target`. Falls back to unconnected mode when the second socket cannot
+ * share the port (a host's `createSocket` without `reuseAddr`, or a platform that refuses).
+ */
+export async function openLine(target: Target, settings: LineSettings): Promise<Line> {
+  const make = (): Socket =>
+    settings.createSocket?.(target.family) ??
+    createDgramSocket({ type: target.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
+  const nack = make();
+  let frames: Socket | undefined;
+  try {
+    if (!isBound(nack)) await bind(nack, 0, settings.bindAddress);
+    if (settings.connected) {
+      frames = make();
+      try {
+        await bind(frames, nack.address().port, settings.bindAddress);
+        await connect(nack, target);
+      } catch {
+        await closeSocket(frames);
+        frames = undefined;
+      }
+    }
+  } catch (err) {
+    await closeSocket(nack);
+    throw err;
+  }
+  const line: Line = {
+    nack,
+    frames,
+    target,
+    connected: frames !== undefined,
+    pending: undefined,
+    coolUntil: 0,
+    lastFrameSeq: undefined,
+    closed: false,
+  };
+  // Idle sockets never hold the process open; an exchange in flight holds its timer.
+  nack.unref();
+  frames?.unref();
+  nack.on('message', (msg, rinfo) => {
+    const user = line.pending;
+    if (user !== undefined) user.datagram(line, msg, rinfo, true);
+    else settings.stray(line, msg, rinfo);
+  });
+  nack.on('error', (err) => {
+    const user = line.pending;
+    if (user !== undefined) user.failed(line, err);
+    else settings.stray(line, undefined, undefined, err);
+  });
+  frames?.on('message', (msg, rinfo) => {
+    const user = line.pending;
+    if (user !== undefined) user.datagram(line, msg, rinfo, false);
+    else settings.stray(line, msg, rinfo);
+  });
+  frames?.on('error', (err) => settings.stray(line, undefined, undefined, err));
+  return line;
+}
+
+export function closeLine(line: Line): Promise<void> {
+  line.closed = true;
+  return Promise.all([closeSocket(line.nack), line.frames && closeSocket(line.frames)]).then(
+    () => undefined,
+  );
+}
+
+/**
+ * The lines to one target: idle ones are reused (most recent first), cooling ones wait out
+ * their late-reply guard, and at most `maxIdle` idle lines stay open.
+ */
+export class LinePool {
+  private readonly idle: Line[] = [];
+  private readonly cooling: Line[] = [];
+  /** Lines open, busy or not. */
+  size = 0;
+
+  constructor(private readonly maxIdle: number) {}
+
+  /** An idle line, or undefined when a new one must be opened. */
+  take(now: number): Line | undefined {
+    const line = this.idle.pop();
+    if (line !== undefined) return line;
+    if (this.cooling.length > 0 && (this.cooling[0] as Line).coolUntil <= now) {
+      return this.cooling.shift();
+    }
+    return undefined;
+  }
+
+  added(): void {
+    this.size++;
+  }
+
+  /** Hands a line back once its exchange ended; returns a line to close, if any. */
+  give(line: Line, now: number): Line | undefined {
+    if (line.closed) {
+      this.size--;
+      return undefined;
+    }
+    if (line.coolUntil > now) {
+      this.cooling.push(line);
+      return undefined;
+    }
+    if (this.idle.length >= this.maxIdle) {
+      this.size--;
+      return line;
+    }
+    this.idle.push(line);
+    return undefined;
+  }
+
+  /** Every line not in use (for close). */
+  drain(): Line[] {
+    const all = [...this.idle, ...this.cooling];
+    this.idle.length = 0;
+    this.cooling.length = 0;
+    this.size -= all.length;
+    return all;
+  }
+}
+
+function isBound(socket: Socket): boolean {
+  try {
+    socket.address();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function bind(socket: Socket, port: number, address: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ port, address }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function connect(socket: Socket, target: Target): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(target.port, target.address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed by its owner
+    }
+  });
+}
