@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MulticastRetransmitter } from '../src/multicast/index.js';
 import { FrameVer } from '../src/wire/index.js';
 import { buildFrame } from '../src/testing/frames.js';
+import { beefFrame, bundleFrame, fragmentFrame, key32, topicId } from './helpers/spec-frames.js';
 
 // Every socket here is bound to ::1 or, for multicast, joined on the loopback interface with
 // hop limit 0 (Linux never transmits such packets; it only loops them back locally).
@@ -99,6 +100,7 @@ describe('MulticastRetransmitter over loopback', () => {
     const mt = new MulticastRetransmitter({
       port: 9,
       shardBits: 4,
+      beefShardBits: 12,
       scope: 'org',
       route: (group) => {
         routed.push(group);
@@ -107,13 +109,26 @@ describe('MulticastRetransmitter over loopback', () => {
     });
     opened.push(mt);
     const block = buildFrame({ hashKey: 5n, seq: 6n, frameVer: FrameVer.Block });
-    const got = nextMessages(rx, 2);
-    await mt.retransmit(txFrame, txFrame.subarray(8, 40));
-    await mt.retransmit(block, block.subarray(8, 40));
-    const [first, second] = await got;
-    expect(first!.equals(txFrame)).toBe(true);
-    expect(second!.equals(block)).toBe(true);
-    expect(routed).toEqual(['ff08::b:c', 'ff08::b:fffe']);
+    // SHA-256('tm_ship') starts 0xefeffdf8: BEEF group 0x1000 + 0xefe at 12 bits.
+    const beef = beefFrame({ topicId: topicId('tm_ship'), contentId: key32(0xc3000000) });
+    const bundle = bundleFrame({ groupIdx: 0x0042, subtreeId: key32(0xd0000000) });
+    const beefPart = fragmentFrame({
+      origFrameVer: 0x09,
+      id: key32(0xc3000000),
+      at56: key32(0x0123abcd),
+    });
+    const frames = [txFrame, block, beef, bundle, beefPart];
+    const got = nextMessages(rx, frames.length);
+    for (const frame of frames) await mt.retransmit(frame, frame.subarray(8, 40));
+    const hex = (list: Uint8Array[]) => list.map((f) => Buffer.from(f).toString('hex')).sort();
+    expect(hex(await got)).toEqual(hex(frames)); // every frame verbatim
+    expect(routed).toEqual([
+      'ff08::b:c',
+      'ff08::b:fffe',
+      'ff08::b:1efe',
+      'ff08::b:42',
+      'ff08::b:1012',
+    ]);
   });
 
   it('sends once per egress interface', async () => {
@@ -138,6 +153,12 @@ describe('MulticastRetransmitter errors', () => {
     expect(() => new MulticastRetransmitter({ port: 70000 })).toThrow(/port/);
     expect(() => new MulticastRetransmitter({ port: 9, hopLimit: 256 })).toThrow(/hopLimit/);
     expect(() => new MulticastRetransmitter({ port: 9, shardBits: 16 })).toThrow(/shardBits/);
+    expect(() => new MulticastRetransmitter({ port: 9, shardBits: 13 })).toThrow(
+      /^shardBits must be an integer in 0\.\.12 .*got 13$/,
+    );
+    expect(() => new MulticastRetransmitter({ port: 9, beefShardBits: 16 })).toThrow(
+      /^beefShardBits must be an integer in 0\.\.15 .*got 16$/,
+    );
   });
 
   it('rejects a retransmit on an unknown egress interface and one after close', async () => {

@@ -6,16 +6,23 @@
 export { MulticastRetransmitter } from './retransmitter.js';
 export type { Destination, MulticastRetransmitterOptions } from './retransmitter.js';
 export {
-  BLOCK_GROUP_INDEX,
   DEFAULT_GROUP_ID,
   DEFAULT_SHARD_BITS,
-  MAX_SHARD_BITS,
   SCOPE_PREFIX,
+  resolveGroupOptions,
+} from './options.js';
+export type { GroupAddressOptions, ResolvedGroupOptions, Scope } from './options.js';
+export {
+  BEEF_PLANE_BASE,
+  CONTROL_PLANE_BASE,
+  MAX_BEEF_SHARD_BITS,
+  MAX_SHARD_BITS,
+} from './plane.js';
+export {
+  BLOCK_GROUP_INDEX,
   SUBTREE_GROUP_INDEX,
-  formatIPv6,
   groupAddressBytes,
   groupAddressFor,
   groupIndexFor,
-  resolveGroupOptions,
 } from './route.js';
-export type { GroupAddressOptions, ResolvedGroupOptions, Scope } from './route.js';
+export { formatIPv6 } from './ipv6.js';

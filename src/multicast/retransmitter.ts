@@ -2,8 +2,9 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Retransmitter } from '../client/components.js';
-import { groupAddressFor, resolveGroupOptions } from './route.js';
-import type { GroupAddressOptions, ResolvedGroupOptions } from './route.js';
+import { resolveGroupOptions } from './options.js';
+import { groupAddressFor } from './route.js';
+import type { GroupAddressOptions, ResolvedGroupOptions } from './options.js';
 
 /** Stands for "the interface the OS picks" in the socket list. */
 const DEFAULT_IFACE = 'default';
