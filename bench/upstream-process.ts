@@ -53,7 +53,7 @@ async function handle(c: UpstreamCommand): Promise<UpstreamAnswer> {
       return { id: c.id, endpoint: upstream.endpoint, host: upstream.host, port: upstream.port };
     }
     case 'stats':
-      return { id: c.id, stats: emulators.map((e) => e.stats), cpu: process.cpuUsage() };
+      return { id: c.id, stats: emulators.map((e) => e.stats()), cpu: process.cpuUsage() };
     case 'close':
       await Promise.all(emulators.map((e) => e.close()));
       emulators.length = 0;

@@ -57,13 +57,20 @@ export {
   type StoredFrame,
 } from './recorders.js';
 export {
+  DEFAULT_RETRY_ENDPOINT_LIMITS,
   UpstreamEmulator,
   type EmulatorBehaviour,
   type EmulatorMode,
   type EmulatorOptions,
   type EmulatorStats,
+  type RateLimitCounters,
+  type RateLimitTier,
   type ReceivedNack,
+  type RetryEndpointLimits,
+  type RetryEndpointOptions,
+  type TokenBucketLimit,
   type UdpPeer,
+  type WindowLimit,
 } from './emulator.js';
 export { formatEndpoint, loopbackAddress } from './loopback.js';
 export { TestConsumer, type ConsumerDatagram } from './consumer.js';

@@ -77,7 +77,7 @@ describe('close() during heavy load', () => {
     for (let s = 0; s < 4000; s++)
       if (client.enqueue({ hashKey: 1n, startSeq: BigInt(s) })) accepted++;
     expect(accepted).toBe(4000);
-    await waitFor(() => silent.stats.nacks >= 64, 'workers to be busy on the silent upstream');
+    await waitFor(() => silent.stats().nacks >= 64, 'workers to be busy on the silent upstream');
     await within(client.close(), 'close() under load');
     outcomesAddUp(client, events);
     expect(client.stats().failed.aborted).toBeGreaterThan(0);

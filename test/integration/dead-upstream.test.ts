@@ -26,7 +26,7 @@ describe('dead first upstream over loopback UDP', () => {
       client.enqueue({ hashKey: 9n, startSeq: 1n, endSeq: 30n });
       await client.onIdle();
       expect(recovered).toHaveLength(30);
-      expect(dead.stats.nacks).toBe(3);
+      expect(dead.stats().nacks).toBe(3);
       const bySeq = [...recovered].sort((a, b) => Number(a.seq - b.seq));
       expect(bySeq.slice(0, 3).map((e) => e.attempts)).toEqual([2, 2, 2]);
       expect(bySeq.slice(3).every((e) => e.attempts === 1 && e.upstream === live.endpoint)).toBe(

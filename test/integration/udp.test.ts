@@ -61,7 +61,7 @@ describe('recovery over loopback UDP', () => {
           (r) => r.nack.flags === FLAG_PROXIED && r.nack.startSeq === r.nack.endSeq,
         ),
       ).toBe(true);
-      expect(up.stats).toMatchObject({ nacks: 10, framesSent: 10 });
+      expect(up.stats()).toMatchObject({ nacks: 10, framesSent: 10 });
     },
   );
 
@@ -77,7 +77,7 @@ describe('recovery over loopback UDP', () => {
     const ended = new Promise((r) => c.once('recovered', r));
     c.enqueue({ hashKey: 1n, startSeq: 1n });
     await ended;
-    expect(a.stats.misses).toBe(1);
+    expect(a.stats().misses).toBe(1);
     expect(c.stats().upstreams.map((u) => u.replies)).toMatchObject([{ miss: 1 }, { frame: 1 }]);
   });
 
@@ -93,7 +93,7 @@ describe('recovery over loopback UDP', () => {
     one.client.enqueue({ hashKey: 1n, startSeq: 1n });
     await one.client.onIdle();
     expect(one.client.stats().recovered).toBe(1);
-    expect([silent.stats.nacks, missing.stats.nacks, serving.stats.nacks]).toEqual([1, 1, 1]);
+    expect([silent.stats().nacks, missing.stats().nacks, serving.stats().nacks]).toEqual([1, 1, 1]);
 
     const two = client({
       upstreams: [silent.endpoint, missing.endpoint, serving.endpoint],
@@ -123,7 +123,7 @@ describe('recovery over loopback UDP', () => {
   it('ignores a frame for another gap and a reply from another port: nothing cached', async () => {
     const wrong = await upstream({ behaviour: { mode: 'wrong-frame' } });
     wrong.putRange(1n, 1n, 2n);
-    const otherPort = await upstream({ behaviour: { mode: 'other-port' } });
+    const otherPort = await upstream({ behaviour: { mode: 'retry-endpoint' } });
     otherPort.putRange(1n, 1n, 2n);
     const {
       client: c,
@@ -180,7 +180,7 @@ describe('recovery over loopback UDP', () => {
     await c.onIdle();
     // localhost may resolve to either family; whichever it is, an emulator answers there.
     expect(c.stats().recovered).toBe(1);
-    expect(v4.stats.nacks + v6.stats.nacks).toBe(1);
+    expect(v4.stats().nacks + v6.stats().nacks).toBe(1);
     expect(c.stats().upstreams[0]?.replies.error).toBe(0);
   });
 
