@@ -16,6 +16,8 @@ export interface RedisClientLike {
   set: Redis['set'];
   /** Redis `GET`, returning bytes. */
   getBuffer: Redis['getBuffer'];
+  /** Redis `EVAL`: `RedisDeduper.release` checks and deletes a claim in one step. */
+  eval: Redis['eval'];
   /** Listens once for a connection event; used to wait for a connection already under way. */
   once(event: ConnectionEvent, listener: () => void): unknown;
   /** Removes a listener added with `once`. */
