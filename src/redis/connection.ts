@@ -19,13 +19,13 @@ export interface RedisClientLike {
   /** Redis `EVAL`: `RedisDeduper.release` checks and deletes a claim in one step. */
   eval: Redis['eval'];
   /** Listens once for a connection event; used to wait for a connection already under way. */
-  once(event: ConnectionEvent, listener: () => void): unknown;
+  once(event: RedisConnectionEvent, listener: () => void): unknown;
   /** Removes a listener added with `once`. */
-  off(event: ConnectionEvent, listener: () => void): unknown;
+  off(event: RedisConnectionEvent, listener: () => void): unknown;
 }
 
 /** Connection events of an ioredis client that end a connection attempt. */
-export type ConnectionEvent = 'ready' | 'close' | 'end';
+export type RedisConnectionEvent = 'ready' | 'close' | 'end';
 
 /** How an adapter reaches Redis: an injected client, or a URL it connects to and owns. */
 export interface RedisConnectionOptions {
