@@ -9,7 +9,7 @@
  * Prints progress on stderr and a summary on stdout; exits 0 when every recoverable gap
  * filled. `npm run demo -- --help` lists the flags.
  */
-import { UdpTransport, cacheKey } from '../src/index.js';
+import { MemoryCache, UdpTransport, cacheKey } from '../src/index.js';
 import { loopbackAddress } from '../src/testing/index.js';
 import { UdpDomain, startRelay } from '../examples/relay.js';
 import { Bridge } from './bridge.js';
@@ -37,7 +37,9 @@ async function run(options: DemoOptions): Promise<RunResult> {
   const domain = await UdpDomain.open(host, [consumer.address]);
   // Bound to loopback: by default the transport's sockets would take any address.
   const transport = new UdpTransport({ bindAddress: host });
+  const cache = new MemoryCache(); // read synchronously below: the demo keeps its own handle
   const relay = await startRelay({
+    cache,
     upstreams: upstreams.endpoints,
     domain,
     transport,
@@ -50,8 +52,7 @@ async function run(options: DemoOptions): Promise<RunResult> {
   const bridge = await Bridge.open(host);
 
   const recoverable = (g: Gap): boolean =>
-    upstreams.holds(g.hashKey, g.seq) ||
-    relay.relay.cache.retrieve(cacheKey(g.hashKey, g.seq)) !== undefined;
+    upstreams.holds(g.hashKey, g.seq) || cache.retrieve(cacheKey(g.hashKey, g.seq)) !== undefined;
   const progress = new Progress(() => {
     const s = relay.relay.client.stats();
     return (

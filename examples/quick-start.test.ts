@@ -71,6 +71,16 @@ describe('the README quick start', () => {
     expect(upstream.nacksFor(FLOW, 3n)).toHaveLength(1);
   });
 
+  it('counts a stray datagram, ignores it and keeps answering', async () => {
+    consumer.send(relay, Buffer.from('hello, is this the NACK port?'));
+    consumer.send(relay, new Uint8Array(64)); // NACK-sized, wrong magic
+    consumer.nack(relay, { hashKey: FLOW, startSeq: 5n });
+    const miss = await consumer.next();
+    expect(miss.kind === 'response' && miss.response.kind).toBe('miss');
+    await consumer.next(isFrame(5n));
+    expect(quickStart.strays()).toBe(2);
+  });
+
   it('does not proxy a proxied NACK', async () => {
     consumer.nack(relay, { hashKey: FLOW, startSeq: 4n, flags: FLAG_PROXIED });
     const miss = await consumer.next();

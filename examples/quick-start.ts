@@ -4,14 +4,17 @@
  * the `#region` markers; in your project import from 'nack-proxy'.
  */
 // #region quick-start
-import { createSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo } from 'node:dgram';
 import {
   MemoryCache,
   ProxyClient,
   UdpTransport,
+  WireError,
   cacheKey,
   decodeNack,
   encodeResponse,
+  type DecodedNack,
+  type FrameStore,
 } from '../src/index.js';
 
 const env = process.env;
@@ -20,7 +23,8 @@ const host = env.NACK_HOST ?? '::'; // the address consumers send NACKs to
 const group = { address: env.DOMAIN_GROUP ?? 'ff05::b', port: Number(env.DOMAIN_PORT ?? 9001) };
 
 // Your endpoint's frame cache; your multicast listener stores live frames in it too.
-const cache = new MemoryCache({ maxBytes: 256 * 1024 * 1024 });
+// A FrameStore: a RedisCache ('nack-proxy/redis') fits here as well, since reads are awaited.
+const cache: FrameStore = new MemoryCache({ maxBytes: 256 * 1024 * 1024 });
 const server = createSocket(host.includes(':') ? 'udp6' : 'udp4');
 const transport = new UdpTransport({ bindAddress: host }); // NACKs leave from the same address
 const client = new ProxyClient({
@@ -39,22 +43,34 @@ client.on('recovered', (e) => console.log(`recovered ${e.seq} from ${e.upstream}
 client.on('failed', (e) => console.log(`gave up on ${e.seq}: ${e.reason}`));
 
 // The NACK handler: serve from the cache, or answer MISS and recover in the background.
+let strayDatagrams = 0; // datagrams that are not NACKs: counted and ignored, never fatal
 server.on('message', (datagram, from) => {
-  let nack;
+  let nack: DecodedNack;
   try {
     nack = decodeNack(datagram);
-  } catch {
-    return; // not a NACK
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+    strayDatagrams++;
+    return;
   }
-  const frame = cache.retrieve(cacheKey(nack.hashKey, nack.startSeq));
+  answer(nack, from).catch((err: unknown) => console.error('NACK handler:', err));
+});
+
+async function answer(nack: DecodedNack, to: RemoteInfo): Promise<void> {
+  let frame: Uint8Array | undefined;
+  try {
+    frame = await cache.retrieve(cacheKey(nack.hashKey, nack.startSeq)); // async with Redis
+  } catch (err) {
+    console.warn('cache read failed; answering MISS:', err); // e.g. Redis unreachable
+  }
   if (frame !== undefined) {
-    server.send(encodeResponse({ kind: 'ack', seq: nack.startSeq }), from.port, from.address);
-    server.send(frame, from.port, from.address);
+    server.send(encodeResponse({ kind: 'ack', seq: nack.startSeq }), to.port, to.address);
+    server.send(frame, to.port, to.address);
   } else {
-    server.send(encodeResponse({ kind: 'miss' }), from.port, from.address);
+    server.send(encodeResponse({ kind: 'miss' }), to.port, to.address);
     client.enqueue(nack); // never blocks; refuses proxied NACKs (one hop at most)
   }
-});
+}
 server.bind(Number(env.NACK_PORT ?? 9300), host);
 // #endregion quick-start
 
@@ -64,5 +80,8 @@ export async function shutdown(): Promise<void> {
   await transport.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
+
+/** Datagrams the handler ignored because they were not NACKs (read by its test). */
+export const strays = (): number => strayDatagrams;
 
 export { client, server };

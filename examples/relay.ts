@@ -27,9 +27,9 @@ import {
   encodeResponse,
   isProxied,
   parseUpstream,
-  type Cache,
   type DecodedNack,
   type Deduper,
+  type FrameStore,
   type Gap,
   type ProxyClientOptions,
   type Retransmitter,
@@ -37,20 +37,17 @@ import {
   type Ttls,
 } from '../src/index.js';
 
-/**
- * The relay's frame store: the ProxyClient writes recovered frames with `store`, the NACK
- * server reads with `retrieve`. `MemoryCache` fits, and so does the testing kit's
- * `RecordingCache`.
- */
-export type FrameStore = Cache & { retrieve(key: Uint8Array): Uint8Array | undefined };
-
 /** What the relay needs; everything but `upstreams` and `domain` has a default. */
 export interface RelayOptions {
   /** Upstream retry endpoints, in order of preference (`host:port` or `[v6]:port`). */
   upstreams: readonly string[];
   /** Sends recovered frames into this relay's domain (a multicast group in production). */
   domain: Retransmitter;
-  /** The frame cache, shared by the NACK server and the ProxyClient. @default new MemoryCache() */
+  /**
+   * The frame store, shared by the NACK server and the ProxyClient: `MemoryCache`,
+   * `RedisCache` (reads are awaited) or the testing kit's `RecordingCache`.
+   * @default new MemoryCache()
+   */
   cache?: FrameStore;
   /** Re-cache TTLs by frame class; also used for frames seen live. */
   ttls?: Partial<Ttls>;
@@ -69,6 +66,7 @@ export interface RelayCounts {
   ingested: number;
   badFrames: number;
   storeErrors: number;
+  readErrors: number;
   nacks: number;
   malformedNacks: number;
   served: number;
@@ -88,6 +86,7 @@ export class Relay {
     ingested: 0,
     badFrames: 0,
     storeErrors: 0,
+    readErrors: 0,
     nacks: 0,
     malformedNacks: 0,
     served: 0,
@@ -139,9 +138,11 @@ export class Relay {
   /**
    * Answers one NACK through `reply` (which sends a datagram back to the NACK's sender):
    * ACK + frame for each cached sequence number; one MISS if any is missing, and then, unless
-   * the NACK was itself proxied, the missing runs go to the ProxyClient.
+   * the NACK was itself proxied, the missing runs go to the ProxyClient. A datagram that is
+   * not a NACK is counted and ignored. Reads are awaited (the store may be Redis); a read that
+   * fails counts as a miss, so recovery goes on while the store is unreachable.
    */
-  handleNack(datagram: Uint8Array, reply: (bytes: Uint8Array) => void): NackOutcome {
+  async handleNack(datagram: Uint8Array, reply: (bytes: Uint8Array) => void): Promise<NackOutcome> {
     let nack: DecodedNack;
     try {
       nack = decodeNack(datagram);
@@ -155,7 +156,7 @@ export class Relay {
     const last = nack.endSeq < spanEnd ? nack.endSeq : spanEnd;
     const missing: Gap[] = [];
     for (let seq = nack.startSeq; seq <= last; seq++) {
-      const frame = this.cache.retrieve(cacheKey(nack.hashKey, seq));
+      const frame = await this.read(cacheKey(nack.hashKey, seq));
       if (frame !== undefined) {
         reply(encodeResponse({ kind: 'ack', seq, unicastSent: true }));
         reply(frame);
@@ -182,6 +183,16 @@ export class Relay {
       else this.counts.refused++;
     }
     return 'proxying';
+  }
+
+  /** One read from the store; a failure (Redis unreachable) is counted and reads as a miss. */
+  private async read(key: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      return await this.cache.retrieve(key);
+    } catch {
+      this.counts.readErrors++;
+      return undefined;
+    }
   }
 
   /** Stops recovering; in-flight gaps end as `failed('aborted')` unless `drain`. */
@@ -262,9 +273,11 @@ export async function startRelay(options: RelayOptions & ListenOptions): Promise
   // The OS caps the request at its maximum (net.core.rmem_max).
   ingestSocket.setRecvBufferSize(RECV_BUFFER_BYTES);
   for (const group of options.join ?? []) ingestSocket.addMembership(group);
-  nackSocket.on('message', (datagram, from) =>
-    relay.handleNack(datagram, (bytes) => nackSocket.send(bytes, from.port, from.address)),
-  );
+  nackSocket.on('message', (datagram, from) => {
+    const reply = (bytes: Uint8Array): void => nackSocket.send(bytes, from.port, from.address);
+    // A NACK answered after close() finds the socket closed: log it, never crash the host.
+    relay.handleNack(datagram, reply).catch((err: unknown) => console.error('nack handler:', err));
+  });
   ingestSocket.on('message', (frame) => relay.ingest(frame));
   return {
     relay,

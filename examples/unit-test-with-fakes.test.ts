@@ -28,9 +28,9 @@ const UP_B = '[2001:db8::11]:9300';
 const FLOW = 0x1234n;
 
 /** What the relay sent back to one NACK, decoded: `ack:5`, `miss`, `frame:5`. */
-function nack(relay: Relay, gap: Omit<Nack, 'hashKey'>): string[] {
+async function nack(relay: Relay, gap: Omit<Nack, 'hashKey'>): Promise<string[]> {
   const replies: string[] = [];
-  relay.handleNack(encodeNack({ hashKey: FLOW, ...gap }), (bytes) => {
+  await relay.handleNack(encodeNack({ hashKey: FLOW, ...gap }), (bytes) => {
     if (bytes.length !== 16) replies.push(`frame:${Buffer.from(bytes).readBigUInt64BE(48)}`);
     else {
       const r = decodeResponse(bytes);
@@ -74,9 +74,9 @@ describe('my relay, with scripted upstreams', () => {
     await idle;
   }
 
-  it('serves a frame it saw live from its cache, without asking upstreams', () => {
+  it('serves a frame it saw live from its cache, without asking upstreams', async () => {
     relay.ingest(buildFrame({ hashKey: FLOW, seq: 5n }));
-    expect(nack(relay, { startSeq: 5n })).toEqual(['ack:5', 'frame:5']);
+    expect(await nack(relay, { startSeq: 5n })).toEqual(['ack:5', 'frame:5']);
     expect(transport.sent).toHaveLength(0);
   });
 
@@ -84,7 +84,7 @@ describe('my relay, with scripted upstreams', () => {
     transport.intercept(UP_A).silent();
     transport.intercept(UP_B, { seq: 7n }).serve();
 
-    expect(nack(relay, { startSeq: 7n })).toEqual(['miss']);
+    expect(await nack(relay, { startSeq: 7n })).toEqual(['miss']);
     await settle();
 
     // Upstreams were asked in order, each with a proxied NACK.
@@ -96,14 +96,14 @@ describe('my relay, with scripted upstreams', () => {
     expect(domain.frames.map((f) => f.seq)).toEqual([7n]);
     expect(cache.get(Buffer.from(cacheKey(FLOW, 7n)).toString('hex'))?.ttlMs).toBe(60_000);
     // So the consumer's next NACK is served locally.
-    expect(nack(relay, { startSeq: 7n })).toEqual(['ack:7', 'frame:7']);
+    expect(await nack(relay, { startSeq: 7n })).toEqual(['ack:7', 'frame:7']);
     transport.assertNoUnusedInterceptors();
   });
 
   it('holds for a THROTTLED hint and asks the same upstream again', async () => {
     transport.intercept(UP_A).throttle(250);
     transport.intercept(UP_A).serve();
-    nack(relay, { startSeq: 8n });
+    await nack(relay, { startSeq: 8n });
     await settle();
     expect(transport.sent.map((s) => s.upstream)).toEqual([UP_A, UP_A]);
     expect(transport.sent[1]!.at - transport.sent[0]!.at).toBeGreaterThanOrEqual(250);
@@ -113,13 +113,26 @@ describe('my relay, with scripted upstreams', () => {
   it('asks for each missing frame of a range NACK and serves the cached ones', async () => {
     relay.ingest(buildFrame({ hashKey: FLOW, seq: 11n }));
     transport.intercept('*').serve().persist();
-    expect(nack(relay, { startSeq: 10n, endSeq: 12n })).toEqual(['ack:11', 'frame:11', 'miss']);
+    expect(await nack(relay, { startSeq: 10n, endSeq: 12n })).toEqual([
+      'ack:11',
+      'frame:11',
+      'miss',
+    ]);
     await settle();
     expect(transport.sent.map((s) => s.nack.startSeq).sort()).toEqual([10n, 12n]);
   });
 
-  it('never proxies a proxied NACK (a chain is at most one hop)', () => {
-    expect(nack(relay, { startSeq: 9n, flags: FLAG_PROXIED })).toEqual(['miss']);
+  it('never proxies a proxied NACK (a chain is at most one hop)', async () => {
+    expect(await nack(relay, { startSeq: 9n, flags: FLAG_PROXIED })).toEqual(['miss']);
+    expect(transport.sent).toHaveLength(0);
+  });
+
+  it('counts and ignores a datagram that is not a NACK', async () => {
+    const replies: Uint8Array[] = [];
+    const stray = Buffer.from('not a NACK at all');
+    expect(await relay.handleNack(stray, (bytes) => replies.push(bytes))).toBe('malformed');
+    expect(relay.counts.malformedNacks).toBe(1);
+    expect(replies).toEqual([]);
     expect(transport.sent).toHaveLength(0);
   });
 
@@ -127,7 +140,7 @@ describe('my relay, with scripted upstreams', () => {
     transport.intercept('*').miss().persist();
     const failed: FailedEvent[] = [];
     relay.client.on('failed', (e) => failed.push(e));
-    nack(relay, { startSeq: 3n });
+    await nack(relay, { startSeq: 3n });
     await settle();
     expect(failed).toMatchObject([{ seq: 3n, reason: 'exhausted', attempts: 2 }]);
     expect(recorder.failed).toEqual({ exhausted: 1 });
@@ -139,7 +152,7 @@ describe('my relay, with scripted upstreams', () => {
     cache.fault = 'reject';
     const errors: string[] = [];
     relay.client.on('error', (e) => errors.push(`${e.component}.${e.operation}`));
-    nack(relay, { startSeq: 4n });
+    await nack(relay, { startSeq: 4n });
     await settle();
     expect(errors).toEqual(['cache.store']);
     expect(domain.frames.map((f) => f.seq)).toEqual([4n]);

@@ -22,9 +22,11 @@ export interface Deduper {
   /** Sets `key` to `value` for `ttlMs` unless it exists; `true` when this caller won the claim. */
   setNX(key: Uint8Array, value: string, ttlMs: number): MaybePromise<boolean>;
   /**
-   * Gives up a claim this client won, when its gap ended without a frame, so siblings and
-   * later NACKs may fetch it again. Optional: without it a failed gap stays claimed for the
-   * whole dedup window.
+   * Gives up a claim this caller won with `setNX`. The client calls it when a gap it claimed
+   * ends `failed`, so that siblings and later NACKs may retry the gap soon instead of after
+   * `dedupWindowMs`. It should remove the claim only while it is still the caller's (a claim
+   * that expired and was taken by someone else stays). Optional: a deduper without it keeps
+   * every claim for its whole window.
    */
   release?(key: Uint8Array): MaybePromise<void>;
 }

@@ -1,4 +1,4 @@
-import type { Cache } from '../client/components.js';
+import type { FrameStore } from '../store/frame-store.js';
 import { RedisConnection, prefixBytes, prefixedKey, pxOf } from './connection.js';
 import type { RedisConnectionOptions } from './connection.js';
 
@@ -12,19 +12,20 @@ export interface RedisCacheOptions extends RedisConnectionOptions {
 }
 
 /**
- * A {@link Cache} in Redis with the layout existing retry endpoints read: key
+ * A {@link FrameStore} in Redis with the layout existing retry endpoints read: key
  * `bre:frame:` + the 16 raw bytes of `HashKey ∥ SeqNum`, value the raw frame, `PX` TTL.
  * An endpoint sharing the Redis serves recovered frames without knowing about this package.
+ * Reads are asynchronous: await {@link RedisCache.retrieve}.
  *
  * @example
  * ```ts
- * const cache = new RedisCache({ url: 'redis://10.0.0.5:6379' });
+ * const cache: FrameStore = new RedisCache({ url: 'redis://10.0.0.5:6379' });
  * const client = new ProxyClient({ upstreams, cache, retransmitter });
  * // in the NACK server:
  * const frame = await cache.retrieve(cacheKey(gap.hashKey, gap.startSeq));
  * ```
  */
-export class RedisCache implements Cache {
+export class RedisCache implements FrameStore {
   /** The key prefix in use. */
   readonly framePrefix: string;
   private readonly prefix: Buffer;
@@ -49,7 +50,10 @@ export class RedisCache implements Cache {
     await this.conn.client.set(redisKey, asBuffer(frame), 'PX', px);
   }
 
-  /** The frame stored under the 16-byte `key`, or `undefined` when absent or expired. */
+  /**
+   * The frame stored under the 16-byte `key`, or `undefined` when absent or expired.
+   * Rejects when Redis is unreachable.
+   */
   async retrieve(key: Uint8Array): Promise<Buffer | undefined> {
     const redisKey = prefixedKey(this.prefix, key);
     await this.conn.ready();

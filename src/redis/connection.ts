@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { CACHE_KEY_SIZE } from '../wire/constants.js';
 import type { Logger } from '../client/components.js';
+import { whenReady } from './readiness.js';
 
 /**
  * The part of an ioredis client the adapters use. Both `Redis` and `Cluster` from ioredis fit.
@@ -15,7 +16,16 @@ export interface RedisClientLike {
   set: Redis['set'];
   /** Redis `GET`, returning bytes. */
   getBuffer: Redis['getBuffer'];
+  /** Redis `EVAL`: `RedisDeduper.release` checks and deletes a claim in one step. */
+  eval: Redis['eval'];
+  /** Listens once for a connection event; used to wait for a connection already under way. */
+  once(event: RedisConnectionEvent, listener: () => void): unknown;
+  /** Removes a listener added with `once`. */
+  off(event: RedisConnectionEvent, listener: () => void): unknown;
 }
+
+/** Connection events of an ioredis client that end a connection attempt. */
+export type RedisConnectionEvent = 'ready' | 'close' | 'end';
 
 /** How an adapter reaches Redis: an injected client, or a URL it connects to and owns. */
 export interface RedisConnectionOptions {
@@ -72,7 +82,6 @@ export function createRedisClient(url: string, options: RedisOptions = {}): Redi
 export class RedisConnection {
   readonly client: RedisClientLike;
   private readonly owned: Redis | undefined;
-  private connecting: Promise<void> | undefined;
 
   constructor(options: RedisConnectionOptions) {
     if (options.client !== undefined) {
@@ -89,17 +98,9 @@ export class RedisConnection {
     }
   }
 
-  /**
-   * Connects a lazy client on first use. Commands of a client without an offline queue would
-   * otherwise be refused while the first connection is still being made.
-   */
-  async ready(): Promise<void> {
-    if (this.client.status === 'wait') {
-      this.connecting ??= this.client.connect().finally(() => {
-        this.connecting = undefined;
-      });
-    }
-    if (this.connecting !== undefined) await this.connecting;
+  /** Waits until the client can take commands (see {@link whenReady}); never rejects. */
+  ready(): Promise<void> {
+    return whenReady(this.client);
   }
 
   /** Quits a client this adapter created; an injected client is left open. */

@@ -1,4 +1,5 @@
 import type { Deduper } from '../client/components.js';
+import { RELEASE_SCRIPT, WonClaims } from './claims.js';
 import { RedisConnection, prefixBytes, prefixedKey, pxOf } from './connection.js';
 import type { RedisConnectionOptions } from './connection.js';
 
@@ -16,6 +17,13 @@ export interface RedisDeduperOptions extends RedisConnectionOptions {
  * fetch: `SET bre:proxy:<16 raw key bytes> "1" PX <dedupWindowMs> NX`, the claim layout
  * existing endpoints use.
  *
+ * {@link RedisDeduper.release} frees a claim this object won, so that a gap whose recovery
+ * failed can be retried before the window ends. Every endpoint writes the same value `"1"`,
+ * so the value cannot tell whose a claim is; the deduper remembers the claims it won (in
+ * memory, until their window ends) and deletes one only while it still holds `"1"` with no
+ * more time left than its own claim can have. A claim that someone made after ours vanished
+ * (Redis restarted or evicted it) has more time left and stays.
+ *
  * @example
  * ```ts
  * const deduper = new RedisDeduper({ url: 'redis://10.0.0.5:6379' });
@@ -27,6 +35,7 @@ export class RedisDeduper implements Deduper {
   readonly claimPrefix: string;
   private readonly prefix: Buffer;
   private readonly conn: RedisConnection;
+  private readonly won = new WonClaims();
 
   /** @param options - connection and prefix; @default `{ url: 'redis://127.0.0.1:6379' }` */
   constructor(options: RedisDeduperOptions = {}) {
@@ -45,7 +54,25 @@ export class RedisDeduper implements Deduper {
     const px = pxOf(ttlMs);
     await this.conn.ready();
     const reply = await this.conn.client.set(redisKey, value, 'PX', px, 'NX');
-    return reply === 'OK';
+    if (reply !== 'OK') return false;
+    this.won.add(redisKey.toString('hex'), value, px);
+    return true;
+  }
+
+  /**
+   * Releases the claim on `key` if this deduper won it with {@link RedisDeduper.setNX}, its
+   * window has not ended and Redis still holds it as ours (checked and deleted atomically).
+   * Otherwise it does nothing: a claim made by another endpoint, or by anyone after ours
+   * expired or vanished, stays. Rejects when Redis is unreachable (the claim then expires on
+   * its own).
+   * @throws RangeError when `key` is not 16 bytes.
+   */
+  async release(key: Uint8Array): Promise<void> {
+    const redisKey = prefixedKey(this.prefix, key);
+    const claim = this.won.take(redisKey.toString('hex'));
+    if (claim === undefined) return;
+    await this.conn.ready();
+    await this.conn.client.eval(RELEASE_SCRIPT, 1, redisKey, claim.value, claim.maxPttl);
   }
 
   /** Quits the Redis client if this deduper created it from `url`; an injected one stays open. */

@@ -8,4 +8,8 @@ export type { RedisCacheOptions } from './cache.js';
 export { RedisDeduper } from './deduper.js';
 export type { RedisDeduperOptions } from './deduper.js';
 export { FAIL_FAST_OPTIONS, createRedisClient } from './connection.js';
-export type { RedisClientLike, RedisConnectionOptions } from './connection.js';
+export type {
+  RedisConnectionEvent,
+  RedisClientLike,
+  RedisConnectionOptions,
+} from './connection.js';

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Cache } from '../client/components.js';
+import type { FrameStore } from './frame-store.js';
 import { checkTtl, keyText, positiveInt } from './key-text.js';
 
 /** Options of {@link MemoryCache}. */
@@ -18,15 +18,17 @@ export interface MemoryCacheOptions {
 
 /**
  * In-process frame cache (lru-cache), bounded by entries and bytes, with a TTL per entry.
- * The host's NACK server reads the same store with {@link MemoryCache.retrieve}.
+ * A {@link FrameStore}: the host's NACK server reads the same store with
+ * {@link MemoryCache.retrieve}. Declare it as a `FrameStore` and await reads, and the code
+ * keeps working when the cache becomes a `RedisCache`.
  *
  * @example
  * ```ts
- * const cache = new MemoryCache({ maxBytes: 256 * 1024 * 1024 });
- * const frame = cache.retrieve(cacheKey(gap.hashKey, gap.startSeq));
+ * const cache: FrameStore = new MemoryCache({ maxBytes: 256 * 1024 * 1024 });
+ * const frame = await cache.retrieve(cacheKey(gap.hashKey, gap.startSeq));
  * ```
  */
-export class MemoryCache implements Cache {
+export class MemoryCache implements FrameStore {
   private readonly lru: LRUCache<string, Uint8Array>;
 
   constructor(options: MemoryCacheOptions = {}) {
@@ -47,7 +49,7 @@ export class MemoryCache implements Cache {
     this.lru.set(keyText(key), frame, { ttl: ttlMs });
   }
 
-  /** The frame stored under `key`, or undefined when absent or expired. */
+  /** The frame stored under `key`, or undefined when absent or expired; answers at once. */
   retrieve(key: Uint8Array): Uint8Array | undefined {
     return this.lru.get(keyText(key));
   }

@@ -40,6 +40,17 @@ export class MemoryDeduper implements Deduper {
     return true;
   }
 
+  /**
+   * Releases the claim on `key`, so that it can be taken again at once (the client calls it
+   * when a gap it claimed ends `failed`). Every claim here was made through this object and
+   * changes hands only after its window ends (or after `maxEntries` evicted it), so the claim
+   * released is the caller's unless its gap outlived that; releasing a newer one then costs
+   * at most one extra fetch of the gap.
+   */
+  release(key: Uint8Array): void {
+    this.lru.delete(keyText(key));
+  }
+
   /** The value claimed under `key`, or undefined. */
   get(key: Uint8Array): string | undefined {
     return this.lru.get(keyText(key));

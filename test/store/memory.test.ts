@@ -54,6 +54,20 @@ describe('MemoryDeduper', () => {
     expect(d.setNX(cacheKey(1n, 1n), '1', 300)).toBe(true);
   });
 
+  it('releases a claim, so that the gap can be claimed again at once', () => {
+    const d = new MemoryDeduper();
+    expect(d.setNX(cacheKey(1n, 1n), '1', 60_000)).toBe(true);
+    expect(d.setNX(cacheKey(1n, 2n), '1', 60_000)).toBe(true);
+    d.release(cacheKey(1n, 1n));
+    expect(d.get(cacheKey(1n, 1n))).toBeUndefined();
+    expect(d.get(cacheKey(1n, 2n))).toBe('1');
+    expect(d.setNX(cacheKey(1n, 1n), '1', 60_000)).toBe(true);
+    expect(d.setNX(cacheKey(1n, 1n), '1', 60_000)).toBe(false);
+    d.release(cacheKey(1n, 3n)); // never claimed: nothing happens
+    expect(d.size).toBe(2);
+    expect(() => d.release(new Uint8Array(15))).toThrow(/cache key must be 16 bytes/);
+  });
+
   it('holds at most maxEntries claims', () => {
     const d = new MemoryDeduper({ maxEntries: 3 });
     for (let s = 0n; s < 10n; s++) d.setNX(cacheKey(1n, s), '1', 60_000);
