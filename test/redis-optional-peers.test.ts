@@ -36,7 +36,7 @@ describe('optional peer dependencies', () => {
     for (const sub of ['redis', 'prometheus', 'multicast']) {
       expect(pkg.exports[`./${sub}`]).toEqual({
         types: `./dist/${sub}/index.d.ts`,
-        import: `./dist/${sub}/index.js`,
+        default: `./dist/${sub}/index.js`,
       });
     }
     expect(pkg.peerDependencies).toMatchObject({ ioredis: '^5.0.0', 'prom-client': '^15.0.0' });

@@ -4,8 +4,12 @@
  * `prom-client` (v15).
  * @module nack-proxy/prometheus
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DropReason, FailReason, Recorder } from '../client/components.js';
+import { loadOptionalPeer } from '../optional-peer.js';
+
+const prom = loadOptionalPeer<typeof PromClient>('prom-client', 'nack-proxy/prometheus');
 
 /** Options of {@link PrometheusRecorder}. */
 export interface PrometheusRecorderOptions {
@@ -84,10 +88,10 @@ export class PrometheusRecorder implements Recorder {
   /** @param options - registry, name prefix and histogram buckets */
   constructor(options: PrometheusRecorderOptions = {}) {
     const p = options.prefix ?? 'bre_proxy_';
-    this.registry = options.registry ?? new Registry();
+    this.registry = options.registry ?? new prom.Registry();
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-      new Counter<L>({ name: p + name, help, labelNames, registers });
+      new prom.Counter<L>({ name: p + name, help, labelNames, registers });
 
     this.requests = counter('requests_total', 'Gaps accepted for proxied recovery.');
     this.recovered = counter('recovered_total', 'Gaps recovered from an upstream endpoint.');
@@ -102,13 +106,13 @@ export class PrometheusRecorder implements Recorder {
       'upstream',
       'kind',
     ]);
-    this.latency = new Histogram({
+    this.latency = new prom.Histogram({
       name: p + 'recovery_seconds',
       help: 'Time from enqueue to recovered frame, in seconds.',
       buckets: [...(options.latencyBuckets ?? DEFAULT_LATENCY_BUCKETS)],
       registers,
     });
-    this.depth = new Gauge({
+    this.depth = new prom.Gauge({
       name: p + 'queue_depth',
       help: 'Gaps waiting in the recovery queue.',
       registers,

@@ -1,8 +1,11 @@
-import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type * as IORedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { loadOptionalPeer } from '../optional-peer.js';
 import { CACHE_KEY_SIZE } from '../wire/constants.js';
 import type { Logger } from '../client/components.js';
 import { whenReady } from './readiness.js';
+
+const ioredis = loadOptionalPeer<typeof IORedis>('ioredis', 'nack-proxy/redis');
 
 /**
  * The part of an ioredis client the adapters use. Both `Redis` and `Cluster` from ioredis fit.
@@ -75,7 +78,7 @@ export const FAIL_FAST_OPTIONS: Readonly<RedisOptions> = Object.freeze({
  * ```
  */
 export function createRedisClient(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { ...FAIL_FAST_OPTIONS, ...options });
+  return new ioredis.Redis(url, { ...FAIL_FAST_OPTIONS, ...options });
 }
 
 /** Holds the client of one adapter and whether the adapter must close it. */
