@@ -22,19 +22,19 @@ const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as M
 const codeExports = Object.entries(pkg.exports).filter(([path]) => path !== './package.json');
 
 describe('package shape', () => {
-  it('the core entry point reaches only its three dependencies and node built-ins', () => {
+  it('the core entry point reaches only its two dependencies and node built-ins', () => {
     const { bare } = importGraph(resolve(root, 'src/index.ts'));
     const external = [...new Set([...bare].map(packageOf))]
       .filter((p) => !p.startsWith('node:'))
       .sort();
-    expect(external).toEqual(['eventemitter3', 'lru-cache', 'p-queue']);
+    expect(external).toEqual(['eventemitter3', 'lru-cache']);
   });
 
-  it('declares ESM, the Node versions that can require() it, and three dependencies', () => {
+  it('declares ESM, the Node versions that can require() it, and two dependencies', () => {
     expect(pkg.type).toBe('module');
     // require(esm) without a flag: Node 20.19+ and 22.12+ (see README, CommonJS).
     expect(pkg.engines.node).toBe('^20.19.0 || >=22.12.0');
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['eventemitter3', 'lru-cache', 'p-queue']);
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['eventemitter3', 'lru-cache']);
   });
 
   it('every export has types and a default condition (import and require) into dist/', () => {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { ProxyClient } from '../src/client/proxy-client.js';
-import type { ErrorEvent } from '../src/client/events.js';
+import type { ComponentError } from '../src/client/events.js';
 import { RedisCache, RedisDeduper } from '../src/redis/index.js';
 import { UpstreamEmulator } from '../src/testing/emulator.js';
 import { buildFrame } from '../src/testing/frames.js';
@@ -19,7 +19,7 @@ interface Endpoint {
   cache: RedisCache;
   deduper: RedisDeduper;
   retransmitter: RecordingRetransmitter;
-  errors: ErrorEvent[];
+  errors: ComponentError[];
 }
 
 describeRedis('a fleet of ProxyClients sharing one Redis', () => {
@@ -66,7 +66,7 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
       timeoutMs: 2_000,
       componentTimeoutMs: 2_000,
     });
-    const errors: ErrorEvent[] = [];
+    const errors: ComponentError[] = [];
     client.on('error', (e) => errors.push(e));
     return { client, cache, deduper, retransmitter, errors };
   }

@@ -281,7 +281,11 @@ function needMethod(name: string, value: unknown, method: string, required: bool
     value === null ||
     typeof (value as Record<string, unknown>)[method] !== 'function'
   ) {
-    fail('type', `${name} must be an object with a ${method}() method, got ${show(value)}`);
+    const article = /^[aeiou]/.test(method) ? 'an' : 'a';
+    fail(
+      'type',
+      `${name} must be an object with ${article} ${method}() method, got ${show(value)}`,
+    );
   }
 }
 
@@ -367,7 +371,7 @@ function hedgeOf(value: unknown): number | 'adaptive' | false {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     fail('type', `hedgeAfterMs must be an integer (ms), 'adaptive' or false, got ${show(value)}`);
   }
-  return ms('hedgeAfterMs', value, 0, 1);
+  return int('hedgeAfterMs', value, 0, 1, 600_000);
 }
 
 function bool(name: string, value: unknown, fallback: boolean): boolean {
@@ -412,7 +416,7 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
       ttls[k as keyof Ttls] = ms(`ttls.${k}`, v, DEFAULT_TTLS[k as keyof Ttls], 1);
     }
   }
-  const timeoutMs = ms('timeoutMs', opts.timeoutMs, 300, 1);
+  const timeoutMs = int('timeoutMs', opts.timeoutMs, 300, 1, 600_000);
   const minTimeoutMs = ms('minTimeoutMs', opts.minTimeoutMs, Math.min(10, timeoutMs), 1);
   if (minTimeoutMs > timeoutMs) {
     fail('range', `minTimeoutMs (${minTimeoutMs}) must not exceed timeoutMs (${timeoutMs})`);

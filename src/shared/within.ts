@@ -27,7 +27,10 @@ export function within<T>(
   ms: number,
   signal?: AbortSignal,
 ): Promise<Settled<T>> {
-  if (signal?.aborted === true) return Promise.resolve(ABORTED);
+  if (signal?.aborted === true) {
+    work.then(undefined, ignore); // its rejection is nobody's to handle now
+    return Promise.resolve(ABORTED);
+  }
   return new Promise((resolve) => {
     const end = (outcome: Settled<T>): void => {
       clearTimeout(timer);
@@ -43,6 +46,8 @@ export function within<T>(
     );
   });
 }
+
+function ignore(): void {}
 
 const NEVER: PromiseLike<never> = { then: () => NEVER as never };
 

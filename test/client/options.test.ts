@@ -30,12 +30,42 @@ describe('option validation', () => {
       /option retransmitter must be an object with a retransmit\(\) method/,
     ],
     [{ deduper: { setnx: 1 } }, /option deduper must be an object with a setNX\(\) method/],
-    [
-      { recorder: { proxyRequest() {} } },
-      /option recorder must be an object with a proxyRecovered\(\) method/,
-    ],
+    [{ recorder: 'metrics' }, /option recorder must be an object, got "metrics"/],
     [{ logger: console.log }, /option logger must be an object with a debug\(\) method/],
-    [{ hedgeAfterMs: 'soon' }, /option hedgeAfterMs must be an integer, got "soon"/],
+    [
+      { hedgeAfterMs: 'soon' },
+      /option hedgeAfterMs must be an integer \(ms\), 'adaptive' or false, got "soon"/,
+    ],
+    [{ timeoutMS: 100 }, /option timeoutMS is not an option \(did you mean timeoutMs\?\)/],
+    [{ wrokers: 2 }, /option wrokers is not an option \(did you mean workers\?\)/],
+    [{ colour: 'blue' }, /option colour is not an option$/],
+    [
+      { upstreams: ['[::1]:9300', '[0:0::1]:9300'] },
+      /lists one endpoint twice: "\[::1\]:9300" and "\[0:0::1\]:9300"/,
+    ],
+    [
+      { upstreams: ['Up.Example:9300', 'up.example:9300'] },
+      /lists one endpoint twice: "Up.Example:9300" and "up.example:9300"/,
+    ],
+    [{ minTimeoutMs: 500 }, /option minTimeoutMs \(500\) must not exceed timeoutMs \(300\)/],
+    // Node.js fires timers above 2^31 - 1 ms after 1 ms: refused, never honoured early.
+    [{ gapDeadlineMs: Number.MAX_SAFE_INTEGER }, /option gapDeadlineMs must be in 1..2147483647/],
+    [{ gapDeadlineMs: 2 ** 31 }, /option gapDeadlineMs must be in 1..2147483647, got 2147483648/],
+    [{ componentTimeoutMs: 2 ** 32 }, /option componentTimeoutMs must be in 1..2147483647/],
+    [{ dedupWindowMs: 2 ** 31 }, /option dedupWindowMs must be in 1..2147483647/],
+    [{ demoteCooldownMs: 2 ** 31 }, /option demoteCooldownMs must be in 0..2147483647/],
+    [{ nackRate: 90 }, /option nackRate must be \{ perSecond, burst \} or false, got 90/],
+    [
+      { nackRate: { perSecond: 0, burst: 9 } },
+      /option nackRate.perSecond must be a number above 0/,
+    ],
+    [
+      { nackRate: { perSecond: 90, burst: 0 } },
+      /option nackRate.burst must be in 1..1000000, got 0/,
+    ],
+    [{ nackRate: { perSecond: 90, bursts: 9 } }, /option nackRate.bursts is not an option/],
+    [{ verifyContent: 1 }, /option verifyContent must be a boolean, got 1/],
+    [{ transport: {} }, /option transport must be an object with an exchange\(\) method/],
     [{ adaptiveTimeout: 'yes' }, /option adaptiveTimeout must be a boolean/],
   ])('rejects %o', (bad, message) => {
     expect(() => new ProxyClient({ ...base(), ...(bad as object) })).toThrow(message);
@@ -54,5 +84,11 @@ describe('option validation', () => {
     ]);
     expect(client.size).toBe(0);
     expect(client.pending).toBe(0);
+  });
+
+  it('accepts a recorder with any subset of hooks, and none at all', () => {
+    for (const recorder of [{}, { proxyRecovered() {} }]) {
+      expect(() => new ProxyClient({ ...base(), recorder })).not.toThrow();
+    }
   });
 });

@@ -95,10 +95,11 @@ describe('recent-failure memory', () => {
 });
 
 describe('upstream health', () => {
-  it('demotes an upstream after consecutive timeouts, probes it after the cooldown and restores it', async () => {
+  it('without hedging: demotes an upstream after consecutive timeouts, probes it after the cooldown and restores it', async () => {
     const h = harness({
       upstreams: [A, B],
       workers: 1,
+      hedgeAfterMs: false,
       timeoutMs: 15,
       demoteAfter: 2,
       demoteCooldownMs: 80,
@@ -210,14 +211,160 @@ describe('hedging', () => {
     expect(h.client.stats()).toMatchObject({ hedges: 0, hedgeWins: 0 });
   });
 
-  it('off by default: the second upstream waits for the first to time out', async () => {
-    const h = harness({ upstreams: [A, B], timeoutMs: 40 });
+  it('hedgeAfterMs: false turns it off: the second upstream waits for the first to time out', async () => {
+    const h = harness({ upstreams: [A, B], timeoutMs: 40, hedgeAfterMs: false });
     h.transport.intercept(A).silent();
     h.transport.intercept(B).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
     await idle(h);
     expect(h.events.recovered).toMatchObject([{ upstream: B, hedged: false }]);
     expect(h.events.recovered[0]!.latencyMs).toBeGreaterThanOrEqual(35);
+  });
+
+  it('adaptive by default: half of timeoutMs before any sample, then the RTT estimate', async () => {
+    const h = harness({ upstreams: [A, B], workers: 1, timeoutMs: 400, minTimeoutMs: 10 });
+    h.transport.intercept(A).silent();
+    h.transport.intercept(B).serve().persist();
+    h.transport.intercept(A).serve().delay(4).times(8);
+    h.transport.intercept(A).silent();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await idle(h);
+    // No RTT sample for A yet: the hedge goes out after timeoutMs / 2.
+    const [a1, b1] = h.transport.sent;
+    expect([a1?.upstream, b1?.upstream]).toEqual([A, B]);
+    expect(b1!.at - a1!.at).toBe(200);
+    for (let s = 2n; s <= 9n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await idle(h);
+    // A answers in 4 ms eight times: the hedge now waits max(minTimeoutMs, SRTT + 2 RTTVAR).
+    h.client.enqueue({ hashKey: 1n, startSeq: 10n });
+    await idle(h);
+    const [a10, b10] = h.transport.sent.slice(-2);
+    expect([a10?.upstream, b10?.upstream]).toEqual([A, B]);
+    expect(b10!.at - a10!.at).toBeGreaterThanOrEqual(10);
+    expect(b10!.at - a10!.at).toBeLessThan(30);
+    expect(h.events.recovered.at(-1)).toMatchObject({ seq: 10n, upstream: B, hedged: true });
+  });
+
+  it('a dead first upstream is demoted although hedges always beat it, and one probe restores it', async () => {
+    const h = harness({
+      upstreams: [A, B],
+      workers: 1,
+      timeoutMs: 300,
+      hedgeAfterMs: 20,
+      demoteAfter: 3,
+      demoteCooldownMs: 1000,
+    });
+    h.transport.intercept(A).silent().persist();
+    h.transport.intercept(B).serve().persist();
+    for (let s = 1n; s <= 6n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await idle(h);
+    // Gaps 1-3 hedge past A; A is overtaken three times and demoted; gaps 4-6 go to B only.
+    expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
+      `${A}#1`,
+      `${B}#1`,
+      `${A}#2`,
+      `${B}#2`,
+      `${A}#3`,
+      `${B}#3`,
+      `${B}#4`,
+      `${B}#5`,
+      `${B}#6`,
+    ]);
+    expect(h.client.stats().upstreams[0]).toMatchObject({
+      state: 'demoted',
+      demotions: 1,
+      replies: { overtaken: 3, timeout: 0 },
+    });
+    // The overtaken attempts ran to their own timeout without counting it twice.
+    await sleep(400);
+    expect(h.client.stats().upstreams[0]?.replies.timeout).toBe(0);
+    // A comes back: after the cooldown one gap probes it, and A is first choice again.
+    h.transport.reset();
+    h.transport.intercept(A).serve().persist();
+    h.transport.intercept(B).serve().persist();
+    await sleep(1000);
+    for (let s = 7n; s <= 8n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await idle(h);
+    expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
+      `${A}#7`,
+      `${A}#8`,
+    ]);
+    expect(h.client.stats().upstreams[0]).toMatchObject({
+      state: 'healthy',
+      consecutiveFailures: 0,
+    });
+  });
+
+  it('a probe beaten by a hedge never leaves its upstream stuck in probing', async () => {
+    // Issue 11, fault 4: [A, B, C], two endpoints per gap, both A and B time out; B comes
+    // back and beats A's probe; then A comes back and must be restored.
+    const h = harness({
+      upstreams: [A, B, C],
+      maxEndpoints: 2,
+      workers: 1,
+      timeoutMs: 100,
+      hedgeAfterMs: 20,
+      demoteAfter: 1,
+      demoteCooldownMs: 200,
+    });
+    h.transport.intercept(A).silent().persist();
+    const bSilent = h.transport.intercept(B).silent().persist();
+    h.transport.intercept(C).serve().persist();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await idle(h);
+    expect(h.client.stats().upstreams.map((u) => u.state)).toEqual([
+      'demoted',
+      'demoted',
+      'healthy',
+    ]);
+    bSilent.serve();
+    await sleep(250);
+    h.client.enqueue({ hashKey: 1n, startSeq: 2n });
+    await idle(h);
+    expect(h.events.recovered.at(-1)).toMatchObject({ seq: 2n, upstream: B, hedged: true });
+    await sleep(150); // A's overtaken probe runs to its own timeout
+    expect(h.client.stats().upstreams.map((u) => u.state)).toEqual([
+      'demoted',
+      'healthy',
+      'healthy',
+    ]);
+    h.transport.reset();
+    for (const u of [A, B, C]) h.transport.intercept(u).serve().persist();
+    await sleep(250);
+    for (let s = 3n; s <= 4n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await idle(h);
+    expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
+      `${A}#3`,
+      `${A}#4`,
+    ]);
+    expect(h.client.stats().upstreams.map((u) => u.state)).toEqual([
+      'healthy',
+      'healthy',
+      'healthy',
+    ]);
+  });
+
+  it('never hedges past an upstream that answered THROTTLED: congestion is not failure', async () => {
+    const h = harness({ upstreams: [A, B], hedgeAfterMs: 5, maxThrottleRetries: 1 });
+    h.transport.intercept(A).throttle(100);
+    h.transport.intercept(A).serve();
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    await idle(h);
+    expect(h.transport.sent.map((s) => s.upstream)).toEqual([A, A]);
+    expect(h.events.recovered).toMatchObject([{ upstream: A, hedged: false }]);
+  });
+
+  it('budgets hedges to about one per ten NACKs', async () => {
+    const h = harness({ upstreams: [A, B], workers: 1, hedgeAfterMs: 5, demoteAfter: 1_000_000 });
+    h.transport.intercept(A).serve().delay(50).persist();
+    h.transport.intercept(B).serve().delay(50).persist();
+    for (let s = 1n; s <= 100n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await idle(h);
+    // Ten saved at the start, then one more per ten first-choice attempts.
+    const hedges = h.client.stats().hedges;
+    expect(hedges).toBeGreaterThanOrEqual(15);
+    expect(hedges).toBeLessThanOrEqual(20);
+    expect(h.transport.sent).toHaveLength(100 + hedges);
   });
 });
 
@@ -283,9 +430,9 @@ describe('deadlines and bounds', () => {
     h.client.enqueue({ hashKey: 1n, startSeq: 2n });
     await idle(h);
     expect(h.client.stats().recovered).toBe(2);
-    expect(h.events.error.map((e) => e.error.message)).toEqual([
-      'cache.store did not settle within 20 ms',
-      'cache.store did not settle within 20 ms',
+    expect(h.events.error.map((e) => e.message)).toEqual([
+      'cache.store failed: did not settle within 20 ms',
+      'cache.store failed: did not settle within 20 ms',
     ]);
     expect(h.retransmitter.frames.map((f) => cacheKeyHex(f.hashKey, f.seq))).toHaveLength(2);
   });

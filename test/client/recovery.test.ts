@@ -1,3 +1,4 @@
+import { RecordingRecorder } from '../../src/testing/index.js';
 import { describe, expect, it } from 'vitest';
 import { FLAG_PROXIED, FrameVer, cacheKeyHex, decodeFrameHeader } from '../../src/index.js';
 import { buildFrame } from '../../src/testing/index.js';
@@ -138,7 +139,7 @@ describe('one recovery job (DESIGN §4)', () => {
     await h.client.onIdle();
     expect(h.cache.stored.map((s) => s.key)).toEqual([cacheKeyHex(3n, 3n)]);
     expect(h.retransmitter.frames.map((f) => f.seq)).toEqual([3n]);
-    expect(h.client.stats().invalidFrames).toBe(1);
+    expect(h.client.stats().invalidFrames).toEqual({ 'wrong-gap': 1 });
   });
 
   it('a deduper claim that is lost ends the job as deduped without a fetch', async () => {
@@ -205,10 +206,12 @@ describe('one recovery job (DESIGN §4)', () => {
   });
 
   it('a throwing recorder or event listener does not stop recovery', async () => {
-    const h = harness();
-    h.recorder.proxyRecovered = () => {
+    // Hooks are read when the client is constructed.
+    const recorder = new RecordingRecorder();
+    recorder.proxyRecovered = () => {
       throw new Error('metrics down');
     };
+    const h = harness({ recorder });
     h.client.on('recovered', () => {
       throw new Error('listener bug');
     });

@@ -155,7 +155,8 @@ describe('transport that fails', () => {
     const inner = new FakeTransport();
     inner.intercept(B).serve().persist();
     const transport = new FaultyTransport(inner, new Map([[A, mode]]));
-    const h = fakeClient({ transport, timeoutMs: 100, gapDeadlineMs: 10_000 });
+    // Without hedging, so each fault is reported before its gap ends.
+    const h = fakeClient({ transport, timeoutMs: 100, gapDeadlineMs: 10_000, hedgeAfterMs: false });
     for (let s = 0; s < 3; s++) h.client.enqueue({ hashKey: 7n, startSeq: BigInt(s) });
     await within(h.client.onIdle(), 'onIdle with a faulty transport');
     const s = h.client.stats();
@@ -163,7 +164,7 @@ describe('transport that fails', () => {
     expect(h.events.recovered.every((e) => e.upstream === B)).toBe(true);
     if (mode === 'bad-frame') {
       // Refused by the client's own check, never cached: an upstream problem, not a fault.
-      expect(s.invalidFrames).toBe(3);
+      expect(s.invalidFrames).toEqual({ malformed: 3 });
       expect(s.errors.transport).toBe(0);
     } else {
       expect(s.errors.transport).toBe(3);
@@ -450,19 +451,21 @@ describe('ICMP port unreachable (NACK to a closed loopback port)', () => {
       const h = fakeClient({
         upstreams: [dead, emu.endpoint],
         transport,
-        timeoutMs: 150,
+        timeoutMs: 5000,
         demoteAfter: 2,
       });
       for (let s = 0; s < 10; s++) h.client.enqueue({ hashKey: 4n, startSeq: BigInt(s) });
       await within(h.client.onIdle(), 'onIdle with an unreachable upstream');
       const s = h.client.stats();
-      expect(s).toMatchObject({ recovered: 10, failedTotal: 0 });
+      expect(s).toMatchObject({ recovered: 10, failedTotal: 0, hedges: 0 });
       expect(h.events.recovered.every((e) => e.upstream === emu.endpoint)).toBe(true);
+      // The connected socket heard the ICMP error: each attempt ended at once as an error,
+      // never as a timeout (5 s here) and never hedged past.
       const deadStats = s.upstreams.find((u) => u.upstream === dead);
-      expect((deadStats?.replies.timeout ?? 0) + (deadStats?.replies.error ?? 0)).toBeGreaterThan(
-        0,
-      );
-      expect(deadStats?.replies.frame).toBe(0);
+      expect(deadStats?.replies).toMatchObject({ frame: 0, timeout: 0, overtaken: 0 });
+      expect(deadStats?.replies.error).toBeGreaterThan(0);
+      expect(deadStats?.state).toBe('demoted');
+      expect(transport.stats().unreachable).toBe(deadStats?.replies.error);
       expect(s.errors.transport).toBe(0);
     },
   );

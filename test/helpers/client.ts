@@ -9,7 +9,7 @@ import {
 import type {
   DedupedEvent,
   DroppedEvent,
-  ErrorEvent,
+  ComponentError,
   FailedEvent,
   RecoveredEvent,
 } from '../../src/index.js';
@@ -37,7 +37,7 @@ export function harness(options: Partial<ProxyClientOptions> = {}) {
     failed: [] as FailedEvent[],
     deduped: [] as DedupedEvent[],
     dropped: [] as DroppedEvent[],
-    error: [] as ErrorEvent[],
+    error: [] as ComponentError[],
   };
   client.on('recovered', (e) => events.recovered.push(e));
   client.on('failed', (e) => events.failed.push(e));

@@ -3,7 +3,7 @@ import { ProxyClient, UdpTransport, type ProxyClientOptions } from '../../../src
 import type {
   DedupedEvent,
   DroppedEvent,
-  ErrorEvent,
+  ComponentError,
   FailedEvent,
   RecoveredEvent,
 } from '../../../src/client/events.js';
@@ -27,7 +27,7 @@ export interface Events {
   failed: FailedEvent[];
   deduped: DedupedEvent[];
   dropped: DroppedEvent[];
-  error: ErrorEvent[];
+  error: ComponentError[];
 }
 
 /** Subscribes to every outcome event of `client`. */
@@ -45,7 +45,11 @@ export function collect(client: ProxyClient): Events {
 export function roomyTransport(options: UdpTransportOptions = {}): UdpTransport {
   return new UdpTransport({
     createSocket: (family) =>
-      createSocket({ type: family === 6 ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 }),
+      createSocket({
+        type: family === 6 ? 'udp6' : 'udp4',
+        recvBufferSize: 4 * 1024 * 1024,
+        reuseAddr: true,
+      }),
     ...options,
   });
 }
