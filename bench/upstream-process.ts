@@ -39,9 +39,12 @@ const emulators: UpstreamEmulator[] = [];
 async function handle(c: UpstreamCommand): Promise<UpstreamAnswer> {
   switch (c.cmd) {
     case 'start': {
+      // The reference server's reply pattern, without its rate limits: the benchmarks
+      // measure speed, and pace nothing (the clients under test run with nackRate: false).
       const upstream = await UpstreamEmulator.start({
         host: c.host,
         behaviour: { mode: c.mode },
+        retryEndpoint: { limits: false },
         recordLimit: 0,
       });
       const hashKey = BigInt(c.hashKey);

@@ -133,6 +133,8 @@ export interface DedupClaim {
 export class RecordingDeduper implements Deduper {
   /** Every claim attempt that did not fail, oldest first. */
   readonly claims: DedupClaim[] = [];
+  /** Keys (hex) whose claim the client released, oldest first. */
+  readonly released: string[] = [];
   private readonly held = new Set<string>();
   /** Failure mode of the next calls. @default undefined (works) */
   fault: Fault;
@@ -146,6 +148,15 @@ export class RecordingDeduper implements Deduper {
     if (won) this.held.add(k);
     this.claims.push({ key: k, value, ttlMs, won });
     return won;
+  }
+
+  /** Gives up a claim (the client calls it when a gap it claimed ended failed). */
+  release(key: Uint8Array): void | Promise<void> {
+    const failure = misbehave(this.fault, 'deduper.release');
+    if (failure) return failure;
+    const k = hexOf(key);
+    this.held.delete(k);
+    this.released.push(k);
   }
 
   /** Marks a key (hex) as claimed elsewhere, e.g. by a sibling endpoint. */
