@@ -31,11 +31,18 @@ export {
   FRAME_VERSIONS,
   buildFrame,
   buildFrames,
+  defaultTransaction,
   defaultTxId,
   malformedFrame,
   type FrameSpec,
   type Malformation,
 } from './frames.js';
+export {
+  beefObject,
+  sampleTransaction,
+  type SampleTransaction,
+  type TransactionShape,
+} from './transactions.js';
 export {
   FakeTransport,
   InterceptorScope,
