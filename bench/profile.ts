@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const host = await loopbackAddress();
   const up = await UpstreamProcess.start();
   try {
-    const e = await up.emulator(host, 'serve', HASH_KEY, FRAMES, 256);
+    const e = await up.emulator(host, 'retry-endpoint', HASH_KEY, FRAMES, 256);
     const c0 = process.cpuUsage();
     const e0 = (await up.stats()).cpuUs;
     const report = async (n: number): Promise<void> => {
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
       transport,
       workers,
       queueDepth: 4096,
+      nackRate: false,
     });
     let seq = 0;
     let recovered = 0;

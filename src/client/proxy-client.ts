@@ -3,6 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import { encodeNack, isProxied } from '../wire/nack.js';
 import { FLAG_PROXIED } from '../wire/constants.js';
 import { cacheKey } from '../wire/key.js';
+import { verifyFrameContent } from '../wire/verify.js';
 import type { Transport } from '../transport/transport.js';
 import { UdpTransport } from '../transport/udp.js';
 import { isThenable, within, type Settled } from '../shared/within.js';
@@ -157,8 +158,30 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
           report.fault('transport', 'exchange', err, { hashKey, seq, upstream }),
       },
       this.shutdown.signal,
-      undefined,
+      this.options.verifyContent ? this.contentCheck() : undefined,
     );
+  }
+
+  /**
+   * The `verifyContent` check, as the transport's `accept`: a frame whose TxID or
+   * ContentID does not match its content is refused and counted. A frame checked once (by
+   * the transport) is not hashed again when the walk judges it.
+   */
+  private contentCheck(): (frame: Uint8Array) => boolean {
+    const passed = new WeakSet<Uint8Array>();
+    return (frame) => {
+      if (passed.has(frame)) return true;
+      const verdict = verifyFrameContent(frame);
+      if (verdict.status !== 'invalid') {
+        passed.add(frame);
+        return true;
+      }
+      const { reason } = verdict;
+      this.counters.invalidFrames[reason] = (this.counters.invalidFrames[reason] ?? 0) + 1;
+      this.report.record('invalidFrame', reason);
+      this.report.debug({ reason, detail: verdict.detail }, 'frame refused by the content check');
+      return false;
+    };
   }
 
   /** Gaps waiting for a worker. */

@@ -211,6 +211,10 @@ export class RecordingRecorder implements Recorder {
   queueDepths: number[] = [];
   /** `upstreamReply` calls (first 100,000). */
   replies: RecordedReply[] = [];
+  /** `paced` calls: the upstream of each NACK that waited for pacing (first 100,000). */
+  pacedUpstreams: string[] = [];
+  /** `invalidFrame` calls: the reason of each refused frame (first 100,000). */
+  invalidFrames: string[] = [];
 
   /** Counts a request. */
   proxyRequest(): void {
@@ -247,5 +251,13 @@ export class RecordingRecorder implements Recorder {
   /** Keeps an upstream reply. */
   upstreamReply(upstream: string, kind: string): void {
     if (this.replies.length < LIST_LIMIT) this.replies.push({ upstream, kind });
+  }
+  /** Keeps the upstream of a paced NACK. */
+  paced(upstream: string): void {
+    if (this.pacedUpstreams.length < LIST_LIMIT) this.pacedUpstreams.push(upstream);
+  }
+  /** Keeps the reason of a refused frame. */
+  invalidFrame(reason: string): void {
+    if (this.invalidFrames.length < LIST_LIMIT) this.invalidFrames.push(reason);
   }
 }
