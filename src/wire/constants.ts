@@ -27,8 +27,14 @@ export const FRAME_HEADER_SIZE = 92;
 /** Size of a fragment (`FrameVer.Fragment`) header in bytes. */
 export const FRAGMENT_HEADER_SIZE = 104;
 
+/** Size of a BRC-142 bundle (`FrameVer.Bundle`) header in bytes (members follow). */
+export const BUNDLE_HEADER_SIZE = 66;
+
 /** Size of the legacy (`FrameVer.Legacy`) header, which has no HashKey or SeqNum. */
 export const LEGACY_HEADER_SIZE = 44;
+
+/** Payload length every BRC-135 block header frame (`FrameVer.BlockHeader`) carries. */
+export const BLOCK_HEADER_PAYLOAD_SIZE = 80;
 
 /** Size of a cache key: `HashKey ∥ SeqNum`. */
 export const CACHE_KEY_SIZE = 16;
@@ -81,6 +87,16 @@ export const FrameVer = {
   Subtree: 0x05,
   /** Anchor transaction frame. */
   Anchor: 0x06,
+  /**
+   * BRC-135 block header frame: standard 92-byte header, payload exactly one 80-byte block
+   * header. Reference endpoints do not cache it; a recovered one is re-cached as `tx`.
+   */
+  BlockHeader: 0x07,
+  /**
+   * BRC-142 bundle: several transactions of one flow in one datagram, 66-byte header
+   * (`FrameHeader.bundle` holds its own fields). Re-cached and retransmitted whole, as `tx`.
+   */
+  Bundle: 0x08,
   /** BEEF object frame. */
   Beef: 0x09,
 } as const;
@@ -89,3 +105,6 @@ export type FrameVer = (typeof FrameVer)[keyof typeof FrameVer];
 
 /** Offset of the original FrameVer inside a fragment header. */
 export const FRAGMENT_ORIGINAL_VER_OFFSET = 100;
+
+/** Bundle Flags bit 0: every member carries its 32-byte TxID after its length. */
+export const BUNDLE_FLAG_TXIDS = 0x01;

@@ -1,15 +1,14 @@
 import { FLAG_PROXIED, MsgType, NACK_SIZE, SUBTREE_ID_SIZE } from './constants.js';
 import {
-  checkBytes,
-  checkMinLength,
+  checkMessage,
   checkObject,
-  checkPrefix,
   checkU64,
   describe,
   hex,
+  readU64,
   target,
-  viewOf,
   writePrefix,
+  writeU64,
 } from './bytes.js';
 import { WireError } from './errors.js';
 
@@ -35,17 +34,25 @@ export interface DecodedNack extends Nack {
 }
 
 /**
- * Encodes a 64-byte NACK. Writes into `buf` at `offset` when given (no allocation),
- * otherwise returns a new Buffer.
+ * Encodes a 64-byte NACK. Writes into `buf` at `offset` when given (no allocation) and
+ * returns `buf`; otherwise returns a new zeroed Buffer. Every field is checked first, so a
+ * refused value leaves `buf` untouched.
  *
+ * @param nack - the fields; `endSeq` defaults to `startSeq`, `flags` to 0, SubtreeID to zeros
+ * @param buf - where to write; needs {@link NACK_SIZE} bytes free at `offset`
+ * @param offset - where in `buf` the NACK starts. @default 0
  * @throws {@link WireError} `range` for out-of-range fields, `buffer` when `buf` is too small.
  * @example
  * ```ts
  * const datagram = encodeNack({ hashKey: 7n, startSeq: 42n, flags: FLAG_PROXIED });
  * socket.send(datagram, 9300, '::1');
+ *
+ * // or reuse one buffer per socket
+ * const out = Buffer.alloc(NACK_SIZE);
+ * socket.send(encodeNack({ hashKey: 7n, startSeq: 43n }, out), 9300, '::1');
  * ```
  */
-export function encodeNack(nack: Nack, buf?: Uint8Array, offset = 0): Uint8Array {
+export function encodeNack<T extends Uint8Array = Buffer>(nack: Nack, buf?: T, offset = 0): T {
   checkObject(nack, 'NACK');
   const hashKey = checkU64(nack.hashKey, 'hashKey');
   const startSeq = checkU64(nack.startSeq, 'startSeq');
@@ -68,14 +75,13 @@ export function encodeNack(nack: Nack, buf?: Uint8Array, offset = 0): Uint8Array
     );
   }
   const out = target(NACK_SIZE, buf, offset, 'NACK');
-  const dv = new DataView(out.buffer, out.byteOffset + offset, NACK_SIZE);
-  writePrefix(dv, 0, MsgType.Nack, flags);
-  dv.setBigUint64(8, hashKey);
-  dv.setBigUint64(16, startSeq);
-  dv.setBigUint64(24, endSeq);
+  writePrefix(out, offset, MsgType.Nack, flags);
+  writeU64(out, offset + 8, hashKey);
+  writeU64(out, offset + 16, startSeq);
+  writeU64(out, offset + 24, endSeq);
   if (subtree !== undefined) out.set(subtree, offset + 32);
   else out.fill(0, offset + 32, offset + NACK_SIZE);
-  return out;
+  return out as T;
 }
 
 /**
@@ -92,25 +98,19 @@ export function encodeNack(nack: Nack, buf?: Uint8Array, offset = 0): Uint8Array
  * ```
  */
 export function decodeNack(buf: Uint8Array): DecodedNack {
-  checkBytes(buf, 'NACK');
-  checkMinLength(buf, NACK_SIZE, 'NACK');
-  if (buf.length !== NACK_SIZE) {
-    throw new WireError('length', `NACK: ${buf.length} bytes, must be exactly ${NACK_SIZE}`);
-  }
-  const dv = viewOf(buf);
-  checkPrefix(buf, dv, 'NACK');
-  const type = dv.getUint8(6);
+  checkMessage(buf, NACK_SIZE, 'NACK');
+  const type = buf[6]!;
   if (type !== MsgType.Nack) {
     throw new WireError('type', `NACK: message type 0x${hex(type, 2)} (want 0x10)`);
   }
-  const startSeq = dv.getBigUint64(16);
-  const endSeq = dv.getBigUint64(24);
+  const startSeq = readU64(buf, 16);
+  const endSeq = readU64(buf, 24);
   if (endSeq < startSeq) {
     throw new WireError('range', `NACK: endSeq ${endSeq} is below startSeq ${startSeq}`);
   }
   return {
-    flags: dv.getUint8(7),
-    hashKey: dv.getBigUint64(8),
+    flags: buf[7]!,
+    hashKey: readU64(buf, 8),
     startSeq,
     endSeq,
     subtreeId: new Uint8Array(buf.subarray(32, NACK_SIZE)),

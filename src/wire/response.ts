@@ -1,15 +1,14 @@
 import { MsgType, RESPONSE_SIZE, THROTTLE_BASE_MS } from './constants.js';
 import {
-  checkBytes,
-  checkMinLength,
+  checkMessage,
   checkObject,
-  checkPrefix,
   checkU64,
   describe,
   hex,
+  readU64,
   target,
-  viewOf,
   writePrefix,
+  writeU64,
 } from './bytes.js';
 import { WireError } from './errors.js';
 
@@ -46,30 +45,51 @@ export interface ThrottledResponse {
 /** Any BRC-126 response to a NACK. */
 export type Response = MissResponse | AckResponse | ThrottledResponse;
 
-/** Hold time for a THROTTLED backoff bucket: `125 ms << bucket`. */
+/**
+ * What {@link encodeResponse} takes: a {@link Response}, where an ACK's flags default to
+ * "unicast sent" only and a THROTTLED's `backoffMs` is derived from its bucket (ignored).
+ */
+export type ResponseInit =
+  | MissResponse
+  | (Omit<AckResponse, 'multicastSent' | 'unicastSent'> &
+      Partial<Pick<AckResponse, 'multicastSent' | 'unicastSent'>>)
+  | (Omit<ThrottledResponse, 'backoffMs'> & {
+      /** Ignored: the hold time is always derived from `bucket`. */
+      backoffMs?: number;
+    });
+
+/**
+ * Hold time for a THROTTLED backoff bucket: `125 ms << bucket` (only the low nibble counts).
+ *
+ * @example
+ * ```ts
+ * throttleBackoffMs(2); // 500
+ * ```
+ */
 export function throttleBackoffMs(bucket: number): number {
   return THROTTLE_BASE_MS * 2 ** (bucket & 0x0f);
 }
 
 /**
- * Encodes a 16-byte response. Writes into `buf` at `offset` when given.
+ * Encodes a 16-byte response. Writes into `buf` at `offset` when given and returns `buf`;
+ * otherwise returns a new zeroed Buffer.
  *
- * @throws {@link WireError} `range` for a bad bucket or sequence, `buffer` for a short buffer.
+ * @param res - the response; see {@link ResponseInit} for the defaults
+ * @param buf - where to write; needs {@link RESPONSE_SIZE} bytes free at `offset`
+ * @param offset - where in `buf` the response starts. @default 0
+ * @throws {@link WireError} `range` for a bad bucket or sequence, `type` for an unknown kind,
+ * `buffer` for a short buffer.
  * @example
  * ```ts
  * socket.send(encodeResponse({ kind: 'miss' }), rinfo.port, rinfo.address);
  * socket.send(encodeResponse({ kind: 'ack', seq, multicastSent: false, unicastSent: true }), port, host);
  * ```
  */
-export function encodeResponse(
-  res:
-    | MissResponse
-    | (Omit<AckResponse, 'multicastSent' | 'unicastSent'> &
-        Partial<Pick<AckResponse, 'multicastSent' | 'unicastSent'>>)
-    | (Omit<ThrottledResponse, 'backoffMs'> & { backoffMs?: number }),
-  buf?: Uint8Array,
+export function encodeResponse<T extends Uint8Array = Buffer>(
+  res: ResponseInit,
+  buf?: T,
   offset = 0,
-): Uint8Array {
+): T {
   checkObject(res, 'response');
   let type: number;
   let flags = 0;
@@ -101,10 +121,9 @@ export function encodeResponse(
       );
   }
   const out = target(RESPONSE_SIZE, buf, offset, 'response');
-  const dv = new DataView(out.buffer, out.byteOffset + offset, RESPONSE_SIZE);
-  writePrefix(dv, 0, type, flags);
-  dv.setBigUint64(8, seq);
-  return out;
+  writePrefix(out, offset, type, flags);
+  writeU64(out, offset + 8, seq);
+  return out as T;
 }
 
 /**
@@ -113,37 +132,31 @@ export function encodeResponse(
  * @throws {@link WireError} `length`, `magic`, `version` or `type`.
  */
 export function decodeResponse(buf: Uint8Array): Response {
-  checkBytes(buf, 'response');
-  checkMinLength(buf, RESPONSE_SIZE, 'response');
-  if (buf.length !== RESPONSE_SIZE) {
-    throw new WireError(
-      'length',
-      `response: ${buf.length} bytes, must be exactly ${RESPONSE_SIZE}`,
-    );
-  }
-  const dv = viewOf(buf);
-  checkPrefix(buf, dv, 'response');
-  const type = dv.getUint8(6);
-  const flags = dv.getUint8(7);
-  const seq = dv.getBigUint64(8);
-  switch (type) {
+  checkMessage(buf, RESPONSE_SIZE, 'response');
+  const flags = buf[7]!;
+  switch (buf[6]) {
     case MsgType.Miss:
       return { kind: 'miss' };
     case MsgType.Ack:
       return {
         kind: 'ack',
-        seq,
+        seq: readU64(buf, 8),
         multicastSent: (flags & 0x01) !== 0,
         unicastSent: (flags & 0x02) !== 0,
       };
     case MsgType.Throttled: {
       const bucket = flags & 0x0f;
-      return { kind: 'throttled', seq, bucket, backoffMs: throttleBackoffMs(bucket) };
+      return {
+        kind: 'throttled',
+        seq: readU64(buf, 8),
+        bucket,
+        backoffMs: throttleBackoffMs(bucket),
+      };
     }
     default:
       throw new WireError(
         'type',
-        `response: message type 0x${hex(type, 2)} is not MISS, ACK or THROTTLED`,
+        `response: message type 0x${hex(buf[6]!, 2)} is not MISS, ACK or THROTTLED`,
       );
   }
 }

@@ -43,12 +43,15 @@ describe('frame header', () => {
     [FrameVer.Subtree, 'subtree'],
     [FrameVer.Anchor, 'anchor'],
     [FrameVer.Beef, 'beef'],
-    [0x07, 'tx'],
+    [FrameVer.BlockHeader, 'tx'],
+    [0x0a, 'tx'],
     [0xff, 'tx'],
   ])('FrameVer 0x%s maps to TTL class %s', (frameVer, ttlClass) => {
-    expect(decodeFrameHeader(buildFrame({ hashKey: 1n, seq: 1n, frameVer })).ttlClass).toBe(
-      ttlClass,
-    );
+    // A block header frame always carries one 80-byte block header.
+    const payload = Buffer.alloc(frameVer === FrameVer.BlockHeader ? 80 : 16);
+    expect(
+      decodeFrameHeader(buildFrame({ hashKey: 1n, seq: 1n, frameVer, payload })).ttlClass,
+    ).toBe(ttlClass);
   });
 
   it.each([
@@ -121,11 +124,19 @@ describe('cacheKey', () => {
     expect(cacheKeyHex(0x0102n, 0xffn)).toBe('000000000000010200000000000000ff');
   });
 
+  it('returns a fresh key each call', () => {
+    const a = cacheKey(0x8000_0000_0000_0001n, 2n);
+    const b = cacheKey(3n, 4n);
+    expect(b).not.toBe(a);
+    expect(Buffer.from(a).toString('hex')).toBe('8000000000000001' + '0000000000000002');
+  });
+
   it('writes into the caller buffer and refuses non-uint64 values', () => {
     const buf = Buffer.alloc(18);
-    cacheKey(1n, 2n, buf, 2);
+    expect(cacheKey(1n, 2n, buf, 2)).toBe(buf);
     expect(buf.subarray(2).toString('hex')).toBe('0000000000000001' + '0000000000000002');
     expect(() => cacheKey(-1n, 0n)).toThrow(WireError);
+    expect(() => cacheKeyHex(1n, 1n << 64n)).toThrow(/seq must be a uint64 bigint/);
     expect(() => cacheKey(1n, 2n, Buffer.alloc(16), 1)).toThrow(/16 bytes at offset 1/);
   });
 });

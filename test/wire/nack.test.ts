@@ -46,6 +46,29 @@ describe('NACK codec', () => {
     });
   });
 
+  it('leaves the caller buffer untouched when it refuses a value', () => {
+    const buf = Buffer.alloc(64, 0xee);
+    for (const bad of [
+      { hashKey: 1n, startSeq: 2n, endSeq: 1n },
+      { hashKey: 1n, startSeq: 2n, flags: 0x100 },
+      { hashKey: 1n, startSeq: 2n, subtreeId: new Uint8Array(33) },
+      { hashKey: 1n << 64n, startSeq: 2n },
+    ]) {
+      expect(() => encodeNack(bad, buf)).toThrow(WireError);
+    }
+    expect(hex(buf)).toBe('ee'.repeat(64));
+  });
+
+  it('gives every call its own bytes (no state shared between calls)', () => {
+    const subtreeId = Buffer.alloc(32, 0x33);
+    const a = encodeNack({ hashKey: 1n, startSeq: 2n, subtreeId });
+    const before = hex(a);
+    const b = encodeNack({ hashKey: 0xffff_ffff_ffff_ffffn, startSeq: 1n << 60n });
+    expect(b).not.toBe(a);
+    expect(hex(a)).toBe(before);
+    expect(decodeNack(a)).toMatchObject({ hashKey: 1n, startSeq: 2n, endSeq: 2n });
+  });
+
   it('round-trips every field and copies the SubtreeID', () => {
     const subtreeId = Buffer.alloc(32);
     subtreeId[31] = 5;

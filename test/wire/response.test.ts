@@ -77,7 +77,7 @@ describe('response codec', () => {
 
   it('writes into the caller buffer', () => {
     const buf = Buffer.alloc(20);
-    encodeResponse({ kind: 'ack', seq: 5n }, buf, 4);
+    expect(encodeResponse({ kind: 'ack', seq: 5n }, buf, 4)).toBe(buf);
     expect(decodeResponse(buf.subarray(4, 20))).toMatchObject({ kind: 'ack', seq: 5n });
   });
 });
