@@ -4,7 +4,7 @@
  * queued gap at a 100,000-deep queue. The transport never answers, so after the first job
  * every gap stays queued.
  */
-import { ProxyClient } from '../src/client/proxy-client.js';
+import { ProxyClient } from './lib.js';
 import type { Reply, Transport, ExchangeOptions } from '../src/transport/transport.js';
 import { decodeNack, encodeNack } from '../src/wire/nack.js';
 import type { Gap } from '../src/client/gap.js';

@@ -1,14 +1,14 @@
 /**
  * One scenario of the bench, alone, for profiling the client process:
  *
+ *   npm run build
  *   node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile.ts [lib|raw] [workers] [ms]
  *   node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile.ts enqueue
  *   node --import tsx bench/profile-summary.ts bench/results/prof
  *
  * The emulator runs in its own (unprofiled) child process, as in the bench.
  */
-import { ProxyClient } from '../src/client/proxy-client.js';
-import { UdpTransport } from '../src/transport/udp.js';
+import { ProxyClient, UdpTransport } from './lib.js';
 import { loopbackAddress } from '../src/testing/loopback.js';
 import { UpstreamProcess } from './upstream.js';
 import { rawThroughput } from './raw.js';
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const host = await loopbackAddress();
   const up = await UpstreamProcess.start();
   try {
-    const e = await up.emulator(host, 'retry-endpoint', HASH_KEY, FRAMES, 256);
+    const e = await up.emulator(host, (process.env.EMU_MODE ?? 'retry-endpoint') as 'serve', HASH_KEY, FRAMES, 256);
     const c0 = process.cpuUsage();
     const e0 = (await up.stats()).cpuUs;
     const report = async (n: number): Promise<void> => {
@@ -66,21 +66,20 @@ async function main(): Promise<void> {
       await report(r.exchanges);
       return;
     }
-    const transport = new UdpTransport();
     const client = new ProxyClient({
       upstreams: [e.endpoint],
       cache: { store() {} },
       retransmitter: { retransmit() {} },
-      transport,
       workers,
       queueDepth: 4096,
       nackRate: false,
+      ...(process.env.UNCONNECTED ? { transport: new UdpTransport({ connected: false }) } : {}),
     });
     let seq = 0;
     let recovered = 0;
     let feeding = true;
     const feed = (): void => {
-      while (feeding && client.size < Math.max(256, workers * 4)) {
+      while (feeding && client.size < Number(process.env.BACKLOG ?? Math.max(256, workers * 4))) {
         client.enqueue({ hashKey: HASH_KEY, startSeq: BigInt(seq++ % FRAMES) });
       }
     };
@@ -95,16 +94,10 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await sleep(durationMs);
     const rate = (recovered / (performance.now() - t0)) * 1000;
-    console.log(
-      'sockets',
-      transport.socketCount,
-      JSON.stringify(transport.stats()),
-      JSON.stringify(client.stats().failed),
-    );
+    console.log(JSON.stringify(client.stats().transport), JSON.stringify(client.stats().failed));
     feeding = false;
     await client.onIdle();
     await client.close();
-    await transport.close();
     console.log(`lib ${workers}: ${rate.toFixed(0)}/s`);
     await report(recovered);
   } finally {

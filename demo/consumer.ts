@@ -1,5 +1,6 @@
 import type { Socket } from 'node:dgram';
-import { RESPONSE_SIZE, encodeNack } from '../src/index.js';
+import { encodeNack } from '../src/index.js';
+import { RESPONSE_SIZE } from '../src/wire/index.js';
 import { FRAME_HEADER_SIZE } from '../src/wire/constants.js';
 import { RECV_BUFFER_BYTES, bindSocket, type Bound } from '../examples/relay.js';
 import { gapKey, type Stream } from './stream.js';

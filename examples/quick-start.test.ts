@@ -85,7 +85,7 @@ describe('the README quick start', () => {
     consumer.nack(relay, { hashKey: FLOW, startSeq: 4n, flags: FLAG_PROXIED });
     const miss = await consumer.next();
     expect(miss.kind === 'response' && miss.response.kind).toBe('miss');
-    expect(await consumer.quiet(200, isFrame(4n))).toBe(true);
+    expect(await consumer.quiet(isFrame(4n), 200)).toBe(true);
     expect(quickStart.client.stats().dropped.proxied).toBe(1);
     expect(upstream.nacksFor(FLOW, 4n)).toHaveLength(0);
   });

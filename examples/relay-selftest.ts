@@ -74,7 +74,7 @@ export async function selfTest(): Promise<void> {
     // A proxied NACK is answered from the cache only (one hop).
     consumer.nack(running.nack, { hashKey: FLOW, startSeq: 3n, flags: FLAG_PROXIED });
     await consumer.next(isResponse('miss'));
-    check(await consumer.quiet(300, isFrame(3n)), 'proxied NACK: MISS, never proxied again');
+    check(await consumer.quiet(isFrame(3n), 300), 'proxied NACK: MISS, never proxied again');
     check(upstream.nacksFor(FLOW, 3n).length === 0, 'upstream never asked for it');
     console.log('relay selftest passed');
   } finally {

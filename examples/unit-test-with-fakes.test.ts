@@ -97,7 +97,7 @@ describe('my relay, with scripted upstreams', () => {
     expect(cache.get(Buffer.from(cacheKey(FLOW, 7n)).toString('hex'))?.ttlMs).toBe(60_000);
     // So the consumer's next NACK is served locally.
     expect(await nack(relay, { startSeq: 7n })).toEqual(['ack:7', 'frame:7']);
-    transport.assertNoUnusedInterceptors();
+    transport.assertNoPendingInterceptors();
   });
 
   it('holds for a THROTTLED hint and asks the same upstream again', async () => {

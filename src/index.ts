@@ -1,8 +1,31 @@
 /**
  * nack-proxy: cross-domain NACK proxy client for BRC-126 retry endpoints.
+ *
+ * The root holds what a host embeds: the client, its options, events and stats, the
+ * injected-component interfaces, the UDP transport, the memory stores, and the few wire
+ * codecs a NACK handler needs. The whole wire layer is `nack-proxy/wire`; the testing kit is
+ * `nack-proxy/testing`; fleet adapters are `nack-proxy/redis`, `nack-proxy/prometheus` and
+ * `nack-proxy/multicast`.
  * @module nack-proxy
  */
-export * from './wire/index.js';
+export {
+  FLAG_PROXIED,
+  FrameVer,
+  MsgType,
+  WireError,
+  cacheKey,
+  decodeFrameHeader,
+  decodeNack,
+  decodeResponse,
+  encodeNack,
+  encodeResponse,
+  isProxied,
+  type DecodedNack,
+  type FrameHeader,
+  type Nack,
+  type NackResponse,
+  type WireErrorCode,
+} from './wire/index.js';
 export { ProxyClient, type CloseOptions } from './client/proxy-client.js';
 export type { Gap } from './client/gap.js';
 export { DEFAULT_TTLS, type ProxyClientOptions, type Ttls } from './client/options.js';

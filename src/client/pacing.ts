@@ -22,6 +22,11 @@ export class Pacer {
 
   constructor(private readonly rate: NackRate | false) {}
 
+  /** False when pacing is off: every NACK goes at once. */
+  get enabled(): boolean {
+    return this.rate !== false;
+  }
+
   /**
    * Takes a token for one NACK to `upstream` at `now`: 0 to send at once, the wait in ms
    * otherwise, or -1 when the wait would end after `deadline` (nothing is taken then).

@@ -6,7 +6,8 @@ import { cacheKey } from '../wire/key.js';
 import { verifyFrameContent } from '../wire/verify.js';
 import type { Transport } from '../transport/transport.js';
 import { UdpTransport } from '../transport/udp.js';
-import { isThenable, within, type Settled } from '../shared/within.js';
+import { isThenable, type Settled } from '../shared/within.js';
+import { Watchdog } from '../shared/watchdog.js';
 import type {
   Cache,
   Component,
@@ -24,7 +25,7 @@ import { resolveOptions, type ProxyClientOptions, type ResolvedOptions } from '.
 import { Pacer } from './pacing.js';
 import { Reporter, hex } from './report.js';
 import { Counters, total, type ProxyStats } from './stats.js';
-import { UpstreamWalker, type FetchResult } from './walk.js';
+import { UpstreamWalker, watchdogTick, type FetchResult } from './walk.js';
 
 /** One sequence number to recover. */
 interface Job {
@@ -113,6 +114,8 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private readonly active = new Map<bigint, Flow>();
   /** Aborted by `close()`: ends every wait of every gap in flight. */
   private readonly shutdown = new AbortController();
+  /** Bounds calls into the cache, deduper and retransmitter (`componentTimeoutMs`). */
+  private readonly watchdog: Watchdog;
   /** Worker loops running (each runs queued jobs one after another). */
   private lanes = 0;
   /** Jobs being recovered now. */
@@ -133,6 +136,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.health = new UpstreamHealth(this.options.upstreams, this.options);
     this.failures = new FailureMemory(this.options.failureMemoryMs, this.options.failureMemorySize);
     this.maxSpan = BigInt(this.options.maxRangeSpan);
+    this.watchdog = new Watchdog(watchdogTick(this.options.componentTimeoutMs));
     // Every wait of every gap listens on it; it is not a leak.
     setMaxListeners(0, this.shutdown.signal);
     const report = this.report;
@@ -298,15 +302,18 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     if (!drain) {
       for (const job of this.queue.drain()) this.finish(job, ABORTED);
       this.shutdown.abort();
+      this.walker.abort();
       this.checkIdle();
     }
     await this.onIdle();
     // Attempts a hedge overtook may still be listening: end them too.
     this.shutdown.abort();
+    this.walker.abort();
     if (this.ownsTransport && this.transport.close !== undefined) {
       const transport = this.transport;
       await this.call('transport', 'close', {}, () => transport.close?.());
     }
+    this.watchdog.close();
   }
 
   private admit(flow: Flow, seq: bigint, subtreeId: Uint8Array | undefined, at: number): void {
@@ -378,7 +385,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
         outcome = found;
         return;
       }
-      const where = { ...job, upstream: found.upstream };
+      const where = { hashKey, seq, upstream: found.upstream };
       const key = cacheKey(hashKey, seq);
       const ttlMs = this.options.ttls[found.header.ttlClass];
       await this.call('cache', 'store', where, () => this.cache.store(key, found.frame, ttlMs));
@@ -453,7 +460,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     try {
       const out = fn();
       settled = isThenable(out)
-        ? await within(out, this.options.componentTimeoutMs)
+        ? await this.watchdog.within(out, this.options.componentTimeoutMs)
         : { status: 'ok', value: out };
     } catch (err) {
       settled = { status: 'error', error: err as Error };

@@ -86,7 +86,15 @@ export class Reporter {
       );
     }
     if (this.emitter.listenerCount('recovered') > 0) {
-      this.emit('recovered', { hashKey, seq, latencyMs, ...r });
+      this.emit('recovered', {
+        hashKey,
+        seq,
+        upstream: r.upstream,
+        frame: r.frame,
+        attempts: r.attempts,
+        latencyMs,
+        hedged: r.hedged,
+      });
     }
   }
 
@@ -174,11 +182,8 @@ export class Reporter {
   /** Emits without letting a throwing listener break the job that emitted. */
   emit<K extends keyof ProxyClientEvents>(name: K, ...args: ProxyClientEvents[K]): void {
     try {
-      (this.emitter.emit as (n: K, ...a: ProxyClientEvents[K]) => boolean).call(
-        this.emitter,
-        name,
-        ...args,
-      );
+      // Every event has at most one argument: passed as is, without spreading a rest array.
+      (this.emitter.emit as (n: K, a?: unknown) => boolean).call(this.emitter, name, args[0]);
     } catch (err) {
       this.counters.errors.listener++;
       this.logger.error({ event: name, err: toError(err).message }, 'event listener threw');

@@ -2,6 +2,7 @@ import { matchFrame } from '../wire/match.js';
 import type { FrameHeader } from '../wire/frame.js';
 import type { Reply, Transport } from '../transport/transport.js';
 import { isThenable, sleep, toError, within } from '../shared/within.js';
+import { Watchdog } from '../shared/watchdog.js';
 import type { UpstreamHealth, ReplyKind } from './health.js';
 import type { ResolvedOptions } from './options.js';
 import type { Pacer } from './pacing.js';
@@ -86,6 +87,11 @@ const HEDGE_SAVED = 10;
 
 const now = (): number => performance.now();
 
+/** How often the watchdogs look for calls that never settled, for a component timeout. */
+export function watchdogTick(componentTimeoutMs: number): number {
+  return Math.max(1, Math.min(250, Math.floor(componentTimeoutMs / 4)));
+}
+
 /**
  * The upstream policy: which upstreams one gap asks, in what order, and when it gives up.
  * Upstreams are asked in health order, at most `maxEndpoints`, one at a time unless a hedge
@@ -95,6 +101,8 @@ const now = (): number => performance.now();
  */
 export class UpstreamWalker {
   private hedgeBudget = HEDGE_SAVED;
+  /** Bounds exchanges of a transport that never settles; closed by `abort()`. */
+  private readonly watchdog: Watchdog;
 
   constructor(
     private readonly transport: Transport,
@@ -107,7 +115,14 @@ export class UpstreamWalker {
     private readonly signal: AbortSignal,
     /** The content check of `verifyContent`, given to the transport as `accept`. */
     private readonly accept: ((frame: Uint8Array) => boolean) | undefined,
-  ) {}
+  ) {
+    this.watchdog = new Watchdog(watchdogTick(options.componentTimeoutMs));
+  }
+
+  /** Ends every exchange still waited for (the client is closing). */
+  abort(): void {
+    this.watchdog.close();
+  }
 
   /** Asks upstreams for `gap` until one sends its frame, all have answered, or time is up. */
   async fetch(gap: WalkGap): Promise<FetchResult> {
@@ -144,7 +159,14 @@ export class UpstreamWalker {
         if (r.kind === 'frame') {
           winner = ended;
           if (ended.hedged) this.counters.hedgeWins++;
-          return { ...r, upstream: ended.upstream, hedged: ended.hedged, attempts: walk.attempts };
+          return {
+            kind: 'frame',
+            frame: r.frame,
+            header: r.header,
+            upstream: ended.upstream,
+            hedged: ended.hedged,
+            attempts: walk.attempts,
+          };
         }
         if (r.kind === 'aborted' || this.signal.aborted) {
           return { kind: 'aborted', attempts: walk.attempts };
@@ -183,7 +205,8 @@ export class UpstreamWalker {
     if (delay !== undefined && latest.state === 'pacing') delay += latest.sendAt - now();
     else if (latest.state !== 'asking') delay = undefined;
     if (delay === undefined) return first;
-    const r = await within(first, delay, this.signal);
+    // No abort signal here: closing ends the attempts, and with them this race.
+    const r = await within(first, delay);
     if (r.status === 'ok') return r.value;
     if (r.status === 'timeout' && latest.state === 'asking' && this.hedgeBudget >= 1) {
       this.hedgeBudget -= 1;
@@ -210,7 +233,7 @@ export class UpstreamWalker {
     try {
       for (;;) {
         if (walk.over) return this.end(a, RESULT.aborted); // overtaken while holding: ask no more
-        const wait = this.pacer.reserve(upstream, now(), gap.deadlineAt);
+        const wait = this.pacer.enabled ? this.pacer.reserve(upstream, now(), gap.deadlineAt) : 0;
         if (wait < 0) return this.end(a, RESULT.deadline);
         if (wait > 0 && !(await this.waitForToken(a, wait, walk))) {
           return this.end(a, RESULT.aborted);
@@ -283,10 +306,9 @@ export class UpstreamWalker {
     try {
       const pending: unknown = this.transport.exchange(upstream, gap.nack, options);
       if (isThenable(pending)) {
-        const settled = await within(
+        const settled = await this.watchdog.within(
           pending,
           timeoutMs + this.options.componentTimeoutMs,
-          this.signal,
         );
         if (settled.status === 'aborted') return ABORTED_REPLY;
         if (settled.status === 'timeout') {

@@ -14,9 +14,6 @@ export const BLOCK_GROUP_INDEX = 0xfffe;
 /** Group index of subtree-data frames. */
 export const SUBTREE_GROUP_INDEX = 0xfffb;
 
-// BRC-142 bundle. A local constant until src/wire exports FrameVer.Bundle; the lead switches it
-// at merge.
-const FRAME_VER_BUNDLE = 0x08;
 /** Offset of a bundle's uint16 GroupIdx (BRC-142). */
 const BUNDLE_GROUP_INDEX_OFFSET = 56;
 /** Offset of the TxID (ContentID, SubtreeID by version) of every data frame. */
@@ -85,7 +82,7 @@ function routeIndex(frame: Uint8Array, options: ResolvedGroupOptions): number {
       return BLOCK_GROUP_INDEX;
     case FrameVer.Subtree:
       return SUBTREE_GROUP_INDEX;
-    case FRAME_VER_BUNDLE:
+    case FrameVer.Bundle:
       return bundleGroupIndex(frame);
     case FrameVer.Beef:
       return beefGroupIndex(frame, options);

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { RESPONSE_SIZE } from '../wire/constants.js';
 import { decodeFrameHeader } from '../wire/frame.js';
 import { encodeNack, type Nack } from '../wire/nack.js';
-import { decodeResponse, type Response } from '../wire/response.js';
+import { decodeResponse, type NackResponse } from '../wire/response.js';
 import type { UdpPeer } from './emulator.js';
 import { loopbackAddress } from './loopback.js';
 
@@ -13,7 +13,7 @@ export type ConsumerDatagram =
       /** A MISS, ACK or THROTTLED response. */
       kind: 'response';
       /** The decoded response. */
-      response: Response;
+      response: NackResponse;
       /** Sender. */
       from: UdpPeer;
     }
@@ -133,8 +133,13 @@ export class TestConsumer {
     });
   }
 
-  /** Resolves true when nothing `match` accepts arrives within `ms` (it is then left unread). */
-  async quiet(ms: number, match: (d: ConsumerDatagram) => boolean = () => true): Promise<boolean> {
+  /**
+   * Resolves true when nothing `match` accepts (any, by default) arrives within `ms`;
+   * datagrams that arrive are left unread. Arguments in the order of {@link TestConsumer.next}.
+   *
+   * @param ms - @default 200
+   */
+  async quiet(match: (d: ConsumerDatagram) => boolean = () => true, ms = 200): Promise<boolean> {
     await new Promise((r) => setTimeout(r, ms));
     return !this.unread.some(match);
   }

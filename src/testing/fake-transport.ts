@@ -219,7 +219,7 @@ export interface GapMatcher {
  * client.enqueue({ hashKey: 1n, startSeq: 42n });
  * await client.onIdle();
  * expect(transport.sentTo('[::1]:9301')[0]?.flags).toBe(FLAG_PROXIED);
- * transport.assertNoUnusedInterceptors();
+ * transport.assertNoPendingInterceptors();
  * ```
  */
 export class FakeTransport implements Transport {
@@ -276,7 +276,7 @@ export class FakeTransport implements Transport {
   }
 
   /** Throws, with a readable table, if any interceptor was never (fully) used. */
-  assertNoUnusedInterceptors(): void {
+  assertNoPendingInterceptors(): void {
     const pending = this.pendingInterceptors();
     if (pending.length === 0) return;
     const row = (cells: string[]): string =>
@@ -344,6 +344,12 @@ export class FakeTransport implements Transport {
           // A throwing custom reply behaves like a broken transport: the exchange rejects.
           signal?.removeEventListener('abort', onAbort);
           reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        if (reply.kind === 'frame' && options.accept?.(reply.frame) === false) {
+          // Refused by the client's content check: like UdpTransport, keep waiting (here
+          // nothing else comes, so the exchange times out).
+          timer = setTimeout(() => done({ kind: 'timeout' }), options.timeoutMs - answerIn);
           return;
         }
         done(reply);

@@ -1,4 +1,7 @@
 import {
+  BLOCK_HEADER_PAYLOAD_SIZE,
+  BUNDLE_FLAG_TXIDS,
+  BUNDLE_HEADER_SIZE,
   FRAGMENT_HEADER_SIZE,
   FRAGMENT_ORIGINAL_VER_OFFSET,
   FRAME_HEADER_SIZE,
@@ -16,10 +19,7 @@ import { beefObject, sampleTransaction, type SampleTransaction } from './transac
 // BRC-142 bundle layout (lightwebinc/bsv-multicast docs/brc-142-coalescing-frame.md §2-§3):
 // Flags at 7 (bit 0 = TxIDsPresent), SubtreeID at 8, HashKey 40, SeqNum 48, GroupIdx (uint16)
 // 56, ShardBits 58, reserved 59, TxCount (uint16) 60, PayloadLen (uint32) 62, members from 66.
-const BUNDLE_FRAME_VER = 0x08;
-const BUNDLE_HEADER_SIZE = 66;
 const BUNDLE_PAYLOAD_LENGTH_AT = 62;
-const BUNDLE_FLAG_TXIDS_PRESENT = 0x01;
 const UINT16_MAX = 0xffff;
 const DEFAULT_BUNDLE_MEMBERS = 3;
 
@@ -112,7 +112,8 @@ export const FRAME_VERSIONS: readonly number[] = Object.freeze([
   FrameVer.Block,
   FrameVer.Subtree,
   FrameVer.Anchor,
-  BUNDLE_FRAME_VER,
+  FrameVer.BlockHeader,
+  FrameVer.Bundle,
   FrameVer.Beef,
 ]);
 
@@ -141,7 +142,7 @@ export function buildFrame(spec: FrameSpec): Buffer {
   u64(spec.hashKey, 'hashKey');
   u64(spec.seq, 'seq');
   const frameVer = spec.frameVer ?? FrameVer.Tx;
-  if (frameVer === BUNDLE_FRAME_VER) return buildBundle(spec);
+  if (frameVer === FrameVer.Bundle) return buildBundle(spec);
   const { payload, id } =
     spec.payload === undefined
       ? defaultContent(frameVer, spec)
@@ -230,7 +231,7 @@ export function malformedFrame(how: Malformation, spec: FrameSpec): Buffer {
   const frame = buildFrame(
     spec.frameVer === FrameVer.Legacy ? { ...spec, frameVer: FrameVer.Tx } : spec,
   );
-  const bundle = frame[6] === BUNDLE_FRAME_VER;
+  const bundle = frame[6] === FrameVer.Bundle;
   const lengthAt = bundle ? BUNDLE_PAYLOAD_LENGTH_AT : 88;
   switch (how) {
     case 'bad-magic':
@@ -289,8 +290,9 @@ function defaultContent(frameVer: number, spec: FrameSpec): { payload: Buffer; i
     const beef = beefObject([tx.raw]);
     return { payload: beef, id: sha256d(beef) };
   }
-  // Kinds without a payload hash: a short filler, as distinct per gap as the TxID.
-  const filler = Buffer.alloc(16);
+  // Kinds without a payload hash: a short filler, as distinct per gap as the TxID (a block
+  // header is always exactly 80 bytes).
+  const filler = Buffer.alloc(frameVer === FrameVer.BlockHeader ? BLOCK_HEADER_PAYLOAD_SIZE : 16);
   filler.writeBigUInt64BE(spec.seq, 0);
   filler.write('payload!', 8, 'latin1');
   return { payload: filler, id: tx.txId };
@@ -342,8 +344,8 @@ function buildBundle(spec: FrameSpec): Buffer {
   const out = Buffer.alloc(BUNDLE_HEADER_SIZE + body.length);
   out.writeUInt32BE(MAGIC, 0);
   out.writeUInt16BE(PROTO_VER, 4);
-  out[6] = BUNDLE_FRAME_VER;
-  out[7] = spec.msgType ?? (withTxIds ? BUNDLE_FLAG_TXIDS_PRESENT : 0);
+  out[6] = FrameVer.Bundle;
+  out[7] = spec.msgType ?? (withTxIds ? BUNDLE_FLAG_TXIDS : 0);
   if (spec.subtreeId !== undefined) {
     out.set(fixed(spec.subtreeId, SUBTREE_ID_SIZE, 'subtreeId'), 8);
   }

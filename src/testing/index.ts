@@ -23,7 +23,7 @@
  * client.enqueue({ hashKey: 1n, startSeq: 42n });
  * await client.onIdle();
  * expect(retransmitter.frames).toHaveLength(1);
- * transport.assertNoUnusedInterceptors();
+ * transport.assertNoPendingInterceptors();
  * ```
  * @module nack-proxy/testing
  */

@@ -78,7 +78,42 @@ export interface UdpTransportOptions {
   maxIdleSockets?: number;
 }
 
-const COUNTERS = [
+/** Counters of {@link UdpTransport}: datagrams ignored by reason, and socket events. */
+export type UdpTransportStats = {
+  /** NACKs sent. */
+  sent: number;
+  /**
+   * Datagrams from a source that may not answer: another host, or a 16-byte response from
+   * another port than the asked one.
+   */
+  foreignSource: number;
+  /** Datagrams from the upstream while nothing was asked on that connection. */
+  unsolicited: number;
+  /** Frames or responses that do not decode. */
+  malformed: number;
+  /** Well-formed frames for another gap. */
+  wrongGap: number;
+  /** Legacy frames (no HashKey/SeqNum): never a recovered frame. */
+  legacyFrame: number;
+  /** ACK or THROTTLED for another sequence number. */
+  mismatchedSeq: number;
+  /** ACKs received (the frame is a separate datagram). */
+  acks: number;
+  /** Replies to an exchange that had already timed out or been aborted. */
+  lateReplies: number;
+  /** Socket errors outside an exchange. */
+  socketErrors: number;
+  /** Exchanges ended by ICMP unreachable (a closed port): asked again elsewhere at once. */
+  unreachable: number;
+  /** Frames for the gap that the client's content check refused. */
+  rejectedFrames: number;
+  /** Connections opened unconnected (fallback, or `connected: false`). */
+  unconnectedLines: number;
+  /** ACKs for a frame already received (the reference server sends the frame first). */
+  trailingAcks: number;
+};
+
+const COUNTERS: readonly (keyof UdpTransportStats)[] = [
   'sent',
   'foreignSource',
   'unsolicited',
@@ -93,25 +128,7 @@ const COUNTERS = [
   'rejectedFrames',
   'unconnectedLines',
   'trailingAcks',
-] as const;
-
-/**
- * Counters of {@link UdpTransport}: datagrams ignored by reason, and socket events.
- * - `sent`: NACKs sent
- * - `foreignSource`: datagrams from a source that may not answer (another host, or a
- *   16-byte response from another port)
- * - `unsolicited`: from the upstream, while nothing was asked on that connection
- * - `malformed`, `legacyFrame`, `wrongGap`, `mismatchedSeq`: not the requested frame or reply
- * - `acks`: ACKs received (the frame is a separate datagram)
- * - `lateReplies`: replies to an exchange that had already timed out or been aborted
- * - `socketErrors`: socket errors outside an exchange
- * - `unreachable`: exchanges ended by ICMP unreachable (a closed port)
- * - `rejectedFrames`: matching frames the client's content check refused
- * - `unconnectedLines`: connections opened unconnected (fallback or by option)
- * - `trailingAcks`: ACKs for a frame already received (the reference server sends the
- *   frame first): expected, and ignored
- */
-export type UdpTransportStats = Record<(typeof COUNTERS)[number], number>;
+];
 
 /** The ICMP errors a connected UDP socket reports for an upstream that cannot be reached. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
@@ -140,6 +157,8 @@ export class UdpTransport implements Transport {
   private readonly anySource: boolean;
   private readonly lateReplyGuardMs: number;
   private readonly maxIdle: number;
+  /** Exchanges per AbortSignal: one 'abort' listener per signal, not one per exchange. */
+  private readonly watching = new WeakMap<AbortSignal, Set<Exchange>>();
   private isClosed = false;
 
   /** @throws TypeError or RangeError naming the option and the value. */
@@ -318,6 +337,29 @@ export class UdpTransport implements Transport {
     });
   }
 
+  /** @internal Ends `exchange` when `signal` aborts. */
+  watch(signal: AbortSignal, exchange: Exchange): void {
+    let set = this.watching.get(signal);
+    if (set === undefined) {
+      const exchanges = new Set<Exchange>();
+      set = exchanges;
+      this.watching.set(signal, exchanges);
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const e of [...exchanges]) e.aborted();
+        },
+        { once: true },
+      );
+    }
+    set.add(exchange);
+  }
+
+  /** @internal */
+  unwatch(signal: AbortSignal, exchange: Exchange): void {
+    this.watching.get(signal)?.delete(exchange);
+  }
+
   /** @internal An exchange ended: the line rests if a late reply may come, then is reused. */
   ended(line: Line, answered: boolean): void {
     line.pending = undefined;
@@ -359,7 +401,7 @@ export class UdpTransport implements Transport {
 }
 
 /** One NACK waiting for its reply on one line. */
-class Exchange implements LineUser {
+export class Exchange implements LineUser {
   private settled = false;
   private acked = false;
   private timer: NodeJS.Timeout | undefined;
@@ -373,12 +415,11 @@ class Exchange implements LineUser {
 
   start(timeoutMs: number): void {
     this.timer = setTimeout(timedOut, Math.min(timeoutMs, MAX_TIMER_MS), this);
-    // An object listener: no closure per exchange.
-    this.options.signal?.addEventListener('abort', this, { once: true });
+    const signal = this.options.signal;
+    if (signal !== undefined) this.transport.watch(signal, this);
   }
 
-  /** The signal aborted. */
-  handleEvent(): void {
+  aborted(): void {
     this.end({ kind: 'error', code: 'aborted' });
   }
 
@@ -455,7 +496,8 @@ class Exchange implements LineUser {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.options.signal?.removeEventListener('abort', this);
+    const signal = this.options.signal;
+    if (signal !== undefined) this.transport.unwatch(signal, this);
     // A timeout or an abort leaves a NACK unanswered: its reply may still come.
     const answered =
       reply.kind !== 'timeout' && !(reply.kind === 'error' && reply.code === 'aborted');

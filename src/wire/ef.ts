@@ -54,7 +54,7 @@ export type TxIdResult =
 
 /**
  * Whether `tx` is a BRC-30 Extended Format transaction: at least 10 bytes with
- * {@link EF_MARKER} at bytes 4..10. Anything else is treated as a BRC-12 raw transaction.
+ * `00 00 00 00 00 EF` at bytes 4..10. Anything else is treated as a BRC-12 raw transaction.
  *
  * @example
  * ```ts

@@ -38,10 +38,24 @@ export {
   throttleBackoffMs,
   type AckResponse,
   type MissResponse,
-  type Response,
+  type NackResponse,
   type ResponseInit,
   type ThrottledResponse,
 } from './response.js';
 export { decodeFrameHeader, type BundleFields, type FrameHeader, type TtlClass } from './frame.js';
 export { cacheKey, cacheKeyHex } from './key.js';
 export { matchFrame, type FrameMismatch } from './match.js';
+export {
+  verifyFrameContent,
+  type ContentVerdict,
+  type InvalidContent,
+  type UnverifiableContent,
+  type VerifiedContent,
+} from './verify.js';
+export {
+  isExtendedFormat,
+  rawTransaction,
+  transactionId,
+  type EfDefect,
+  type TxIdResult,
+} from './ef.js';

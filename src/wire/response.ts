@@ -42,11 +42,11 @@ export interface ThrottledResponse {
   backoffMs: number;
 }
 
-/** Any BRC-126 response to a NACK. */
-export type Response = MissResponse | AckResponse | ThrottledResponse;
+/** Any BRC-126 response to a NACK (named so it does not shadow the global `Response`). */
+export type NackResponse = MissResponse | AckResponse | ThrottledResponse;
 
 /**
- * What {@link encodeResponse} takes: a {@link Response}, where an ACK's flags default to
+ * What {@link encodeResponse} takes: a {@link NackResponse}, where an ACK's flags default to
  * "unicast sent" only and a THROTTLED's `backoffMs` is derived from its bucket (ignored).
  */
 export type ResponseInit =
@@ -131,7 +131,7 @@ export function encodeResponse<T extends Uint8Array = Buffer>(
  *
  * @throws {@link WireError} `length`, `magic`, `version` or `type`.
  */
-export function decodeResponse(buf: Uint8Array): Response {
+export function decodeResponse(buf: Uint8Array): NackResponse {
   checkMessage(buf, RESPONSE_SIZE, 'response');
   const flags = buf[7]!;
   switch (buf[6]) {

@@ -3,7 +3,13 @@
  * payload? Pure and never throws.
  * @module
  */
-import { FRAME_HEADER_SIZE, FrameVer, TXID_SIZE } from './constants.js';
+import {
+  BUNDLE_FLAG_TXIDS,
+  BUNDLE_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
+  FrameVer,
+  TXID_SIZE,
+} from './constants.js';
 import { isExtendedFormat, sha256d, transactionId } from './ef.js';
 
 // Offsets read here, from the specs in lightwebinc/bsv-multicast docs/:
@@ -14,15 +20,10 @@ const PAYLOAD_LENGTH_AT = 88;
 // BRC-142 bundle (brc-142-coalescing-frame.md §2-§3; shard-common bundle/bundle.go): Flags at
 // 7, TxCount (uint16) at 60, PayloadLen (uint32) at 62, members from 66, each
 // `uint16 TxLen ∥ 32-byte TxID (when TxIDsPresent) ∥ tx`.
-const BUNDLE_FRAME_VER = 0x08;
-const BUNDLE_HEADER_SIZE = 66;
 const BUNDLE_FLAGS_AT = 7;
 const BUNDLE_TX_COUNT_AT = 60;
 const BUNDLE_PAYLOAD_LENGTH_AT = 62;
-const BUNDLE_FLAG_TXIDS_PRESENT = 0x01;
 const MEMBER_LENGTH_SIZE = 2;
-// BRC-135 block header frame (shard-common frame/frame.go, FrameVerV7).
-const BLOCK_HEADER_FRAME_VER = 0x07;
 
 /** What a verified frame carried. */
 export type VerifiedContent =
@@ -178,7 +179,7 @@ export function verifyFrameContent(frame: Uint8Array): ContentVerdict {
       return checkTransactionFrame(frame, frameVer === FrameVer.Anchor);
     case FrameVer.Beef:
       return checkBeefFrame(frame);
-    case BUNDLE_FRAME_VER:
+    case FrameVer.Bundle:
       return checkBundle(frame);
     case FrameVer.Fragment:
       return UNVERIFIABLE.fragment;
@@ -186,7 +187,7 @@ export function verifyFrameContent(frame: Uint8Array): ContentVerdict {
       return UNVERIFIABLE.block;
     case FrameVer.Subtree:
       return UNVERIFIABLE.subtree;
-    case BLOCK_HEADER_FRAME_VER:
+    case FrameVer.BlockHeader:
       return UNVERIFIABLE['block-header'];
     case FrameVer.Legacy:
       return UNVERIFIABLE.legacy;
@@ -236,7 +237,7 @@ function checkBundle(frame: Uint8Array): ContentVerdict {
       `PayloadLen ${payloadLength} + header 66 disagrees with datagram of ${frame.length} bytes`,
     );
   }
-  if (((frame[BUNDLE_FLAGS_AT] ?? 0) & BUNDLE_FLAG_TXIDS_PRESENT) === 0) {
+  if (((frame[BUNDLE_FLAGS_AT] ?? 0) & BUNDLE_FLAG_TXIDS) === 0) {
     return UNVERIFIABLE['bundle-without-txids'];
   }
   const count = readUint16(frame, BUNDLE_TX_COUNT_AT);

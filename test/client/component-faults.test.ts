@@ -5,13 +5,8 @@
  * keep every gap's accounting.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ComponentError,
-  MemoryDeduper,
-  ProxyClient,
-  cacheKeyHex,
-  type Recorder,
-} from '../../src/index.js';
+import { ComponentError, MemoryDeduper, ProxyClient, type Recorder } from '../../src/index.js';
+import { cacheKeyHex } from '../../src/wire/index.js';
 import { FakeTransport } from '../../src/testing/index.js';
 import { A, RecordingDeduper, accountingHolds, harness } from '../helpers/client.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cacheKeyHex } from '../../src/index.js';
+import { cacheKeyHex } from '../../src/wire/index.js';
 import { A, B, C, RecordingDeduper, accountingHolds, harness } from '../helpers/client.js';
 
 // Fake clock: timeouts, holds, cooldowns and RTT samples are exact, whatever the machine load.

@@ -1,6 +1,7 @@
 import { RecordingRecorder } from '../../src/testing/index.js';
 import { describe, expect, it } from 'vitest';
-import { FLAG_PROXIED, FrameVer, cacheKeyHex, decodeFrameHeader } from '../../src/index.js';
+import { FLAG_PROXIED, FrameVer, decodeFrameHeader } from '../../src/index.js';
+import { cacheKeyHex } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/index.js';
 import { A, B, C, RecordingDeduper, accountingHolds, harness } from '../helpers/client.js';
 
@@ -84,7 +85,7 @@ describe('one recovery job (DESIGN §4)', () => {
     expect(h.transport.sent.map((s) => `${s.upstream}:${s.nack.startSeq}`).sort()).toEqual(
       [`${A}:1`, `${B}:1`, `${A}:2`, `${B}:2`, `${C}:2`].sort(),
     );
-    h.transport.assertNoUnusedInterceptors();
+    h.transport.assertNoPendingInterceptors();
   });
 
   it('ends as failed(exhausted) when every upstream misses, and stops at maxEndpoints', async () => {

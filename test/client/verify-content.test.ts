@@ -90,7 +90,7 @@ describe('verifyContent: true', () => {
       payload,
       txId: genuine.subarray(8, 40),
     });
-    const h = harness({ upstreams: [A], verifyContent: true });
+    const h = harness({ upstreams: [A], verifyContent: true, timeoutMs: 30 });
     h.transport.intercept(A).serve(broken);
     h.client.enqueue({ hashKey: 9n, startSeq: 4n });
     await h.client.onIdle();

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { MAGIC, PROTO_VER, encodeNack, type Nack } from '../../src/index.js';
+import { encodeNack, type Nack } from '../../src/index.js';
+import { MAGIC, PROTO_VER } from '../../src/wire/index.js';
 import {
   UpstreamEmulator,
   loopbackAddress,

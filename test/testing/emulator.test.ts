@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FLAG_PROXIED, MAGIC, MsgType, encodeNack } from '../../src/index.js';
+import { FLAG_PROXIED, MsgType, encodeNack } from '../../src/index.js';
+import { MAGIC } from '../../src/wire/index.js';
 import {
   UpstreamEmulator,
   buildFrame,

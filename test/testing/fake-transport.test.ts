@@ -56,7 +56,7 @@ describe('FakeTransport answers', () => {
     const wrong = await ask(t, A, 1n);
     expect(wrong.kind === 'frame' && decodeFrameHeader(wrong.frame).seq).toBe(2n);
     expect(await ask(t, A, 7n)).toEqual({ kind: 'throttled', backoffMs: 7 });
-    t.assertNoUnusedInterceptors();
+    t.assertNoPendingInterceptors();
   });
 
   it('rejects for throws(), and when a custom reply throws', async () => {
@@ -151,11 +151,11 @@ describe('FakeTransport matching', () => {
       { upstream: A, hashKey: 1n, seq: 42n, action: 'serve', remaining: 2 },
       { upstream: B, hashKey: undefined, seq: undefined, action: 'silent', remaining: Infinity },
     ]);
-    expect(() => t.assertNoUnusedInterceptors()).toThrow(
+    expect(() => t.assertNoPendingInterceptors()).toThrow(
       /2 interceptor\(s\) not used:\n\| upstream .*\n\| \[::1\]:9301 .*\| 42 .*\| serve/,
     );
     t.reset();
-    expect(() => t.assertNoUnusedInterceptors()).not.toThrow();
+    expect(() => t.assertNoPendingInterceptors()).not.toThrow();
   });
 
   it('records every NACK with its flags, timeout and gap', async () => {
@@ -194,7 +194,7 @@ describe('FakeTransport with a ProxyClient', () => {
     ]);
     expect(retransmitter.frames.map((f) => f.seq)).toEqual([42n]);
     expect(cache.stored).toHaveLength(1);
-    transport.assertNoUnusedInterceptors();
+    transport.assertNoPendingInterceptors();
     await client.close();
   });
 });

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Beef, Transaction } from '@bsv/sdk';
 import { describe, expect, it } from 'vitest';
-import { FrameVer, decodeFrameHeader, matchFrame, WireError } from '../../src/index.js';
+import { FrameVer, decodeFrameHeader, WireError } from '../../src/index.js';
+import { matchFrame } from '../../src/wire/index.js';
 import { verifyFrameContent } from '../../src/wire/verify.js';
 import {
   FRAME_VERSIONS,

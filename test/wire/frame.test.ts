@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  FrameVer,
-  WireError,
-  cacheKey,
-  cacheKeyHex,
-  decodeFrameHeader,
-  matchFrame,
-} from '../../src/index.js';
+import { FrameVer, WireError, cacheKey, decodeFrameHeader } from '../../src/index.js';
+import { cacheKeyHex, matchFrame } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/index.js';
 
 describe('frame header', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FLAG_PROXIED, NACK_SIZE, WireError, decodeNack, encodeNack } from '../../src/index.js';
+import { FLAG_PROXIED, WireError, decodeNack, encodeNack } from '../../src/index.js';
+import { NACK_SIZE } from '../../src/wire/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RESPONSE_SIZE, WireError, decodeResponse, encodeResponse } from '../../src/index.js';
+import { WireError, decodeResponse, encodeResponse } from '../../src/index.js';
+import { RESPONSE_SIZE } from '../../src/wire/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

@@ -1,3 +1,4 @@
+import { FrameVer } from '../../wire/constants.js';
 import type { TokenBucketLimit, WindowLimit } from './options.js';
 import type { RateLimitTier } from './records.js';
 
@@ -121,16 +122,14 @@ export class TieredLimiter {
   }
 }
 
-const BUNDLE = 0x08;
-const BEEF = 0x09;
 /** First index of the BEEF object plane (domain 1 << 12), at `BEEF_SHARD_BITS` 0. */
 const BEEF_PLANE = 0x1000;
 
 /** The shard group the server charges a held frame to, for the group tier. */
 export function groupOf(frame: Uint8Array, shardBits: number): number {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  if (frame[6] === BUNDLE && frame.length >= 58) return view.getUint16(56);
-  if (frame[6] === BEEF && frame.length >= 88) return BEEF_PLANE;
+  if (frame[6] === FrameVer.Bundle && frame.length >= 58) return view.getUint16(56);
+  if (frame[6] === FrameVer.Beef && frame.length >= 88) return BEEF_PLANE;
   const prefix = frame.length >= 12 ? view.getUint32(8) : 0;
   return prefix >>> (32 - shardBits);
 }

@@ -1,0 +1,13 @@
+const { ProxyClient } = await import(process.env.LIB_DIST ?? '../dist/index.js');
+const { buildFrame } = await import('../dist/testing/index.js');
+const template = buildFrame({ hashKey: 1n, seq: 0n });
+const delay = Number(process.argv[2] ?? 1);
+const transport = { exchange(_u, _n, o) { return new Promise(r => setTimeout(() => { const frame = Buffer.from(template); frame.writeBigUInt64BE(o.seq, 48); r({ kind: 'frame', frame }); }, delay)); } };
+const client = new ProxyClient({ upstreams: ['[::1]:9300'], cache: { store() {} }, retransmitter: { retransmit() {} }, transport, workers: 64, queueDepth: 4096, nackRate: false });
+let seq = 0n; let done = 0;
+const feed = () => { while (client.size < 256) client.enqueue({ hashKey: 1n, startSeq: seq++ }); };
+client.on('recovered', () => { done++; if (client.size < 64) feed(); });
+feed();
+await new Promise(r => setTimeout(r, 3000));
+console.log('done', done);
+process.exit(0);
