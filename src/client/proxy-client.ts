@@ -3,7 +3,6 @@ import { EventEmitter } from 'eventemitter3';
 import { encodeNack, isProxied } from '../wire/nack.js';
 import { FLAG_PROXIED } from '../wire/constants.js';
 import { cacheKey } from '../wire/key.js';
-import { verifyFrameContent } from '../wire/verify.js';
 import type { Transport } from '../transport/transport.js';
 import { UdpTransport } from '../transport/udp.js';
 import { isThenable, type Settled } from '../shared/within.js';
@@ -17,6 +16,8 @@ import type {
   Retransmitter,
 } from './components.js';
 import type { ProxyClientEvents } from './events.js';
+import { ActiveGaps, type Flow } from './active-gaps.js';
+import { contentCheck } from './content-check.js';
 import { FailureMemory } from './failure-memory.js';
 import { Fifo } from './fifo.js';
 import { readGap, type Gap } from './gap.js';
@@ -40,23 +41,6 @@ type Outcome = FetchResult | { kind: 'claim-lost' } | { kind: FailReason; attemp
 
 const ABORTED: Outcome = { kind: 'aborted', attempts: 0 };
 const CLAIM_LOST: Outcome = { kind: 'claim-lost' };
-
-/**
- * Jobs queued or in flight for one flow, by sequence number, for local coalescing. Keyed
- * per flow so a lookup allocates nothing: a small sequence number is a Map key as a number.
- */
-class Flow {
-  readonly jobs = new Map<number | bigint, Job>();
-  constructor(readonly hashKey: bigint) {}
-}
-
-const SMALL_SEQ = 0x3fff_ffffn;
-function seqKey(seq: bigint): number | bigint {
-  return seq <= SMALL_SEQ ? Number(seq) : seq;
-}
-
-/** Empty flows kept for reuse before they are deleted. */
-const IDLE_FLOWS = 64;
 
 const now = (): number => performance.now();
 
@@ -110,8 +94,8 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   /** `maxRangeSpan` as a bigint, made once. */
   private readonly maxSpan: bigint;
   private readonly queue = new Fifo<Job>();
-  /** Jobs queued or in flight, by flow then sequence number. */
-  private readonly active = new Map<bigint, Flow>();
+  /** Jobs queued or in flight, for local coalescing. */
+  private readonly active = new ActiveGaps<Job>();
   /** Aborted by `close()`: ends every wait of every gap in flight. */
   private readonly shutdown = new AbortController();
   /** Bounds calls into the cache, deduper and retransmitter (`componentTimeoutMs`). */
@@ -162,30 +146,8 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
           report.fault('transport', 'exchange', err, { hashKey, seq, upstream }),
       },
       this.shutdown.signal,
-      this.options.verifyContent ? this.contentCheck() : undefined,
+      this.options.verifyContent ? contentCheck(this.counters, this.report) : undefined,
     );
-  }
-
-  /**
-   * The `verifyContent` check, as the transport's `accept`: a frame whose TxID or
-   * ContentID does not match its content is refused and counted. A frame checked once (by
-   * the transport) is not hashed again when the walk judges it.
-   */
-  private contentCheck(): (frame: Uint8Array) => boolean {
-    const passed = new WeakSet<Uint8Array>();
-    return (frame) => {
-      if (passed.has(frame)) return true;
-      const verdict = verifyFrameContent(frame);
-      if (verdict.status !== 'invalid') {
-        passed.add(frame);
-        return true;
-      }
-      const { reason } = verdict;
-      this.counters.invalidFrames[reason] = (this.counters.invalidFrames[reason] ?? 0) + 1;
-      this.report.record('invalidFrame', reason);
-      this.report.debug({ reason, detail: verdict.detail }, 'frame refused by the content check');
-      return false;
-    };
   }
 
   /** Gaps waiting for a worker. */
@@ -233,20 +195,16 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
         `range of ${span} sequence numbers exceeds maxRangeSpan ${this.options.maxRangeSpan}`,
       );
     }
-    let flow = this.active.get(gap.hashKey);
+    const known = this.active.find(gap.hashKey);
     // Room: free queue slots plus idle workers (a job for an idle worker never waits).
     const room = this.options.queueDepth + this.options.workers - this.running - this.queue.length;
     let fresh = 0;
-    for (let s = first; s <= last && fresh <= room; s++)
-      if (flow?.jobs.has(seqKey(s)) !== true) fresh++;
+    for (let s = first; s <= last && fresh <= room; s++) if (known?.has(s) !== true) fresh++;
     if (fresh > room) return this.report.dropped('queue-full', input, this.queueFullMessage);
-    if (flow === undefined) {
-      flow = new Flow(gap.hashKey);
-      this.active.set(gap.hashKey, flow);
-    }
+    const flow = known ?? this.active.flow(gap.hashKey);
     const at = now();
     for (let s = first; s <= last; s++) this.admit(flow, s, gap.subtreeId, at);
-    if (flow.jobs.size === 0 && this.active.size > IDLE_FLOWS) this.active.delete(flow.hashKey);
+    this.active.prune(flow);
     this.report.record('queueDepth', this.queue.length);
     while (this.lanes < this.options.workers && this.queue.length > 0) {
       this.lanes++;
@@ -316,11 +274,10 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.watchdog.close();
   }
 
-  private admit(flow: Flow, seq: bigint, subtreeId: Uint8Array | undefined, at: number): void {
+  private admit(flow: Flow<Job>, seq: bigint, subtreeId: Uint8Array | undefined, at: number) {
     const hashKey = flow.hashKey;
     this.report.requested();
-    const key = seqKey(seq);
-    if (flow.jobs.has(key)) {
+    if (flow.has(seq)) {
       this.report.deduped(hashKey, seq, 'coalesced');
       return;
     }
@@ -329,7 +286,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       this.finish(job, { kind: 'recent-failure', attempts: 0 });
       return;
     }
-    flow.jobs.set(key, job);
+    flow.add(job);
     this.queue.push(job);
   }
 
@@ -414,7 +371,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
 
   /** The one outcome of a job: forget it for coalescing, then report it. */
   private finish(job: Job, outcome: Outcome): void {
-    this.deactivate(job);
+    this.active.remove(job);
     const { hashKey, seq } = job;
     if (outcome.kind === 'claim-lost') {
       this.report.deduped(hashKey, seq, 'claim-lost');
@@ -427,15 +384,6 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     }
     if (outcome.kind === 'exhausted') this.failures.remember((hashKey << 64n) | seq, now());
     this.report.failed(hashKey, seq, outcome.kind, outcome.attempts, latencyMs);
-  }
-
-  /** Forgets `job` for coalescing: its gap may be enqueued again. */
-  private deactivate(job: Job): void {
-    const flow = this.active.get(job.hashKey);
-    const key = seqKey(job.seq);
-    if (flow === undefined || flow.jobs.get(key) !== job) return;
-    flow.jobs.delete(key);
-    if (flow.jobs.size === 0 && this.active.size > IDLE_FLOWS) this.active.delete(job.hashKey);
   }
 
   private checkIdle(): void {

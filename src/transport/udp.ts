@@ -1,137 +1,15 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { MsgType, RESPONSE_SIZE } from '../wire/constants.js';
-import { decodeResponse } from '../wire/response.js';
-import { matchFrame } from '../wire/match.js';
 import { MAX_TIMER_MS, toError, within } from '../shared/within.js';
-import { canonicalIp } from './address.js';
-import { LinePool, closeLine, openLine, type Line, type LineUser } from './lines.js';
-import { Resolver, type Lookup, type Target } from './resolver.js';
+import { Exchange, isTrailingAck, sameHost, type ExchangeHost } from './exchange.js';
+import { LinePool, closeLine, openLine, type Line } from './lines.js';
+import { Resolver, type Target } from './resolver.js';
 import type { ExchangeOptions, Reply, Transport } from './transport.js';
+import { COUNTERS, type UdpTransportOptions, type UdpTransportStats } from './udp-options.js';
 
 export type { Lookup } from './resolver.js';
-
-/**
- * Options of {@link UdpTransport}.
- *
- * @example
- * ```ts
- * // Source-bind NACKs to the address upstreams know this endpoint by.
- * const transport = new UdpTransport({ bindAddress: '2001:db8::20' });
- * ```
- */
-export interface UdpTransportOptions {
-  /**
-   * Local address NACKs are sent from (the advertised NACK address). Its family decides
-   * which upstreams are reachable; without it, IPv6 and IPv4 sockets are made as needed.
-   * @default undefined (any address, ephemeral port)
-   */
-  bindAddress?: string;
-  /**
-   * Makes a socket, for hosts that bring their own (options, instrumentation). The
-   * transport binds it (to `bindAddress`, port 0) unless it is already bound, and closes it
-   * on `close()`. Create it with `reuseAddr: true`: each connection to an upstream is a
-   * pair of sockets sharing one local port (see {@link UdpTransportOptions.connected});
-   * without it the transport falls back to unconnected sockets.
-   * @default dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: true })
-   */
-  createSocket?: (family: 4 | 6) => Socket;
-  /**
-   * Connect a socket to each upstream, so a closed port (ICMP port unreachable) ends an
-   * exchange at once instead of after its timeout. A second, unconnected socket on the
-   * same local port receives the frame copy, which the reference server sends from
-   * another port. Linux delivers datagrams to such a pair as needed (measured); elsewhere
-   * the default is unconnected sockets.
-   * @default process.platform === 'linux'
-   */
-  connected?: boolean;
-  /**
-   * Where a frame may come from. `'host'`: the asked upstream's address, any port (the
-   * reference server sends it from its unicast-retransmit socket). `'any'`: any address,
-   * for upstreams whose unicast source address differs from their NACK address.
-   * ACK, MISS and THROTTLED count only from the asked address and port either way.
-   * @default 'host'
-   */
-  frameSource?: 'host' | 'any';
-  /**
-   * Resolves upstream host names.
-   * @default dns.promises.lookup
-   */
-  lookup?: Lookup;
-  /**
-   * How long a resolved host name is reused, in ms.
-   * @default 30000
-   */
-  resolveTtlMs?: number;
-  /**
-   * After an exchange times out or is aborted, its connection is not used again for this
-   * long, so a late MISS (which carries no sequence number) is never credited to a later
-   * request.
-   * @default 2000
-   */
-  lateReplyGuardMs?: number;
-  /**
-   * Idle connections (socket pairs) kept open per upstream; more are closed once idle.
-   * @default 16
-   */
-  maxIdleSockets?: number;
-}
-
-/** Counters of {@link UdpTransport}: datagrams ignored by reason, and socket events. */
-export type UdpTransportStats = {
-  /** NACKs sent. */
-  sent: number;
-  /**
-   * Datagrams from a source that may not answer: another host, or a 16-byte response from
-   * another port than the asked one.
-   */
-  foreignSource: number;
-  /** Datagrams from the upstream while nothing was asked on that connection. */
-  unsolicited: number;
-  /** Frames or responses that do not decode. */
-  malformed: number;
-  /** Well-formed frames for another gap. */
-  wrongGap: number;
-  /** Legacy frames (no HashKey/SeqNum): never a recovered frame. */
-  legacyFrame: number;
-  /** ACK or THROTTLED for another sequence number. */
-  mismatchedSeq: number;
-  /** ACKs received (the frame is a separate datagram). */
-  acks: number;
-  /** Replies to an exchange that had already timed out or been aborted. */
-  lateReplies: number;
-  /** Socket errors outside an exchange. */
-  socketErrors: number;
-  /** Exchanges ended by ICMP unreachable (a closed port): asked again elsewhere at once. */
-  unreachable: number;
-  /** Frames for the gap that the client's content check refused. */
-  rejectedFrames: number;
-  /** Connections opened unconnected (fallback, or `connected: false`). */
-  unconnectedLines: number;
-  /** ACKs for a frame already received (the reference server sends the frame first). */
-  trailingAcks: number;
-};
-
-const COUNTERS: readonly (keyof UdpTransportStats)[] = [
-  'sent',
-  'foreignSource',
-  'unsolicited',
-  'malformed',
-  'wrongGap',
-  'legacyFrame',
-  'mismatchedSeq',
-  'acks',
-  'lateReplies',
-  'socketErrors',
-  'unreachable',
-  'rejectedFrames',
-  'unconnectedLines',
-  'trailingAcks',
-];
-
-/** The ICMP errors a connected UDP socket reports for an upstream that cannot be reached. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+export type { UdpTransportOptions, UdpTransportStats } from './udp-options.js';
 
 /**
  * Sends proxied NACKs over UDP (node:dgram) and waits for the frame, MISS or THROTTLED.
@@ -144,7 +22,7 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHO
  * their header plus payload length; everything else is counted in {@link stats} and ignored.
  * Idle sockets do not keep the process alive.
  */
-export class UdpTransport implements Transport {
+export class UdpTransport implements Transport, ExchangeHost {
   private readonly resolver: Resolver;
   private readonly pools = new Map<string, LinePool>();
   /** Every open line, busy or not. */
@@ -398,131 +276,6 @@ export class UdpTransport implements Transport {
     else if (line.coolUntil > performance.now()) this.counters.lateReplies++;
     else this.counters.unsolicited++;
   }
-}
-
-/** One NACK waiting for its reply on one line. */
-export class Exchange implements LineUser {
-  private settled = false;
-  private acked = false;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly transport: UdpTransport,
-    private readonly line: Line,
-    private readonly options: ExchangeOptions,
-    private readonly resolve: (reply: Reply) => void,
-  ) {}
-
-  start(timeoutMs: number): void {
-    this.timer = setTimeout(timedOut, Math.min(timeoutMs, MAX_TIMER_MS), this);
-    const signal = this.options.signal;
-    if (signal !== undefined) this.transport.watch(signal, this);
-  }
-
-  aborted(): void {
-    this.end({ kind: 'error', code: 'aborted' });
-  }
-
-  closed(): void {
-    this.end({ kind: 'error', code: 'closed' });
-  }
-
-  timeout(): void {
-    this.end({ kind: 'timeout', acked: this.acked });
-  }
-
-  failed(line: Line, err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== undefined && UNREACHABLE.has(code)) {
-      this.transport.count('unreachable');
-      this.end({ kind: 'error', code: 'unreachable', error: err });
-    } else {
-      this.end({ kind: 'error', code: line.closed ? 'closed' : 'send', error: err });
-    }
-  }
-
-  datagram(line: Line, msg: Buffer, rinfo: RemoteInfo, viaNackSocket: boolean): void {
-    const t = this.transport;
-    const target = line.target;
-    // A connected socket only hears its peer; an unconnected one must check.
-    const fromPeer =
-      viaNackSocket &&
-      (line.connected || (rinfo.port === target.port && sameHost(rinfo.address, target.address)));
-    if (msg.length === RESPONSE_SIZE) {
-      if (!fromPeer) t.count('foreignSource');
-      else if (isTrailingAck(msg, line)) t.count('trailingAcks');
-      else this.response(msg);
-      return;
-    }
-    if (!fromPeer && !t.frameSourceOk(rinfo.address, target)) {
-      t.count('foreignSource');
-      return;
-    }
-    const o = this.options;
-    const m = matchFrame(msg, o.hashKey, o.seq);
-    if (m === 'malformed') t.count('malformed');
-    else if (m === 'legacy') t.count('legacyFrame');
-    else if (m === 'wrong-gap') t.count('wrongGap');
-    else if (o.accept !== undefined && !o.accept(msg)) t.count('rejectedFrames');
-    else {
-      line.lastFrameSeq = o.seq;
-      this.end({ kind: 'frame', frame: msg });
-    }
-  }
-
-  private response(msg: Buffer): void {
-    const t = this.transport;
-    let r;
-    try {
-      r = decodeResponse(msg);
-    } catch {
-      t.count('malformed');
-      return;
-    }
-    if (r.kind === 'miss') {
-      this.end({ kind: 'miss' });
-    } else if (r.seq !== this.options.seq) {
-      t.count('mismatchedSeq');
-    } else if (r.kind === 'ack') {
-      t.count('acks');
-      this.acked = true;
-    } else {
-      this.end({ kind: 'throttled', backoffMs: r.backoffMs });
-    }
-  }
-
-  /** @internal Settles the exchange once. */
-  end(reply: Reply): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    const signal = this.options.signal;
-    if (signal !== undefined) this.transport.unwatch(signal, this);
-    // A timeout or an abort leaves a NACK unanswered: its reply may still come.
-    const answered =
-      reply.kind !== 'timeout' && !(reply.kind === 'error' && reply.code === 'aborted');
-    this.transport.ended(this.line, answered);
-    this.resolve(reply);
-  }
-}
-
-/** An ACK for the frame the line received last (bytes read in place: a 16-byte reply). */
-function isTrailingAck(msg: Buffer, line: Line): boolean {
-  return (
-    line.lastFrameSeq !== undefined &&
-    msg.length === RESPONSE_SIZE &&
-    msg[6] === MsgType.Ack &&
-    msg.readBigUInt64BE(8) === line.lastFrameSeq
-  );
-}
-
-function timedOut(exchange: Exchange): void {
-  exchange.timeout();
-}
-
-/** True when two IP addresses name the same host (`a` as a socket reported it). */
-function sameHost(a: string, canonical: string): boolean {
-  return a === canonical || (a.includes(':') && canonicalIp(a) === canonical);
 }
 
 function whole(name: string, value: number | undefined, fallback: number): number {
