@@ -18,7 +18,8 @@ export interface Upstreams {
 /**
  * Starts `count` upstream emulators on `host`; each holds every frame of the stream except a
  * random `missShare` of them (upstreams have their own losses). With `dead`, the first
- * endpoint is a port nothing listens on, so every NACK to it times out.
+ * endpoint is a port nothing listens on: the kernel answers ICMP port unreachable, which the
+ * client's connected socket hears at once (an `error` reply), so no NACK waits for a timeout.
  */
 export async function startUpstreams(
   host: string,

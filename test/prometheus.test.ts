@@ -80,6 +80,9 @@ describe('PrometheusRecorder', () => {
     r.upstreamReply('[::1]:9300', 'frame');
     r.upstreamReply('[::1]:9300', 'miss');
     r.upstreamReply('10.0.0.2:9300', 'timeout');
+    r.paced('[::1]:9300');
+    r.paced('[::1]:9300');
+    r.invalidFrame('txid-mismatch');
     const t = await r.registry.metrics();
     expect(value(t, 'bre_proxy_requests_total')).toBe(5);
     expect(value(t, 'bre_proxy_recovered_total')).toBe(2);
@@ -97,6 +100,8 @@ describe('PrometheusRecorder', () => {
     expect(replies('[::1]:9300', 'frame')).toBe(2);
     expect(replies('[::1]:9300', 'miss')).toBe(1);
     expect(replies('10.0.0.2:9300', 'timeout')).toBe(1);
+    expect(value(t, 'bre_proxy_paced_total', { upstream: '[::1]:9300' })).toBe(2);
+    expect(value(t, 'bre_proxy_invalid_frames_total', { reason: 'txid-mismatch' })).toBe(1);
   });
 
   it('observes recovery latency in seconds into the histogram buckets', async () => {

@@ -79,7 +79,7 @@ describe('README stays honest', () => {
 
   it.each([
     ['ProxyClientOptions', 'src/client/options.ts', 'Options', 0],
-    ['UdpTransportOptions', 'src/transport/udp.ts', 'Options', 1],
+    ['UdpTransportOptions', 'src/transport/udp-options.ts', 'Options', 1],
   ] as const)('lists every option of %s with its documented default', (name, file, at, table) => {
     const tables = section(read('README.md'), at)
       .split('\n\n')

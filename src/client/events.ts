@@ -63,8 +63,9 @@ export interface FaultContext {
  * `error` event; the client goes on (the gap still reaches its outcome). `cause` holds
  * what the component threw.
  *
- * The event is named `error`, as DESIGN's contract has it, so note: `events.once(client,
- * 'recovered')` from `node:events` rejects when an `error` event comes first. Listen with
+ * The event keeps the name `error` that existing hosts listen for, so note:
+ * `events.once(client, 'recovered')` from `node:events` rejects when an `error` event
+ * comes first. Listen with
  * `client.once('recovered', …)`, or attach an `error` listener. Unlike `node:events`, an
  * `error` event nobody listens to is not thrown (eventemitter3).
  *

@@ -5,7 +5,7 @@ import { FLAG_PROXIED } from '../wire/constants.js';
 import { cacheKey } from '../wire/key.js';
 import type { Transport } from '../transport/transport.js';
 import { UdpTransport } from '../transport/udp.js';
-import { isThenable, type Settled } from '../shared/within.js';
+import { isThenable, toError, type Settled } from '../shared/within.js';
 import { Watchdog } from '../shared/watchdog.js';
 import type {
   Cache,
@@ -65,16 +65,23 @@ export interface CloseOptions {
  * ```ts
  * const store = new MemoryCache();
  * const client = new ProxyClient({ upstreams: ['[::1]:9300'], cache: store, retransmitter });
- * server.on('message', async (datagram, peer) => {
- *   let gap;
+ * server.on('message', (datagram, peer) => {
+ *   let nack;
  *   try {
- *     gap = decodeNack(datagram);
+ *     nack = decodeNack(datagram);
  *   } catch {
- *     return; // not a NACK (WireError): ignore it
+ *     return; // not a NACK (WireError): ignore it, never crash on a stray datagram
  *   }
- *   const frame = await store.retrieve(cacheKey(gap.hashKey, gap.startSeq));
- *   if (frame !== undefined) server.send(frame, peer.port, peer.address);
- *   else if (!isProxied(gap.flags)) client.enqueue(gap);
+ *   void (async () => {
+ *     const frame = await store.retrieve(cacheKey(nack.hashKey, nack.startSeq));
+ *     if (frame !== undefined) {
+ *       server.send(frame, peer.port, peer.address);
+ *       server.send(encodeResponse({ kind: 'ack', seq: nack.startSeq }), peer.port, peer.address);
+ *     } else {
+ *       server.send(encodeResponse({ kind: 'miss' }), peer.port, peer.address);
+ *       client.enqueue(nack); // recovered in the background; proxied NACKs are refused
+ *     }
+ *   })();
  * });
  * client.on('recovered', (e) => console.log('filled', e.seq, 'from', e.upstream));
  * ```
@@ -411,7 +418,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
         ? await this.watchdog.within(out, this.options.componentTimeoutMs)
         : { status: 'ok', value: out };
     } catch (err) {
-      settled = { status: 'error', error: err as Error };
+      settled = { status: 'error', error: toError(err) };
     }
     if (settled.status === 'ok') return settled;
     const error =

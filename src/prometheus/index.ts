@@ -59,6 +59,8 @@ const DROP_REASONS: readonly DropReason[] = [
  * | `bre_proxy_recovery_seconds` | histogram | |
  * | `bre_proxy_queue_depth` | gauge | |
  * | `bre_proxy_upstream_replies_total` | counter | `upstream`, `kind` |
+ * | `bre_proxy_paced_total` | counter | `upstream` |
+ * | `bre_proxy_invalid_frames_total` | counter | `reason` |
  *
  * Known `reason` values start at 0 so that rate queries see the series before the first event.
  *
@@ -84,6 +86,8 @@ export class PrometheusRecorder implements Recorder {
   private readonly latency: Histogram;
   private readonly depth: Gauge;
   private readonly replies: Counter<'upstream' | 'kind'>;
+  private readonly pacedNacks: Counter<'upstream'>;
+  private readonly invalid: Counter<'reason'>;
 
   /** @param options - registry, name prefix and histogram buckets */
   constructor(options: PrometheusRecorderOptions = {}) {
@@ -106,6 +110,16 @@ export class PrometheusRecorder implements Recorder {
       'upstream',
       'kind',
     ]);
+    this.pacedNacks = counter(
+      'paced_total',
+      'NACKs that waited for the per-upstream pacing budget (nackRate).',
+      ['upstream'],
+    );
+    this.invalid = counter(
+      'invalid_frames_total',
+      'Frames for the asked gap that were refused (layout, or the verifyContent check).',
+      ['reason'],
+    );
     this.latency = new prom.Histogram({
       name: p + 'recovery_seconds',
       help: 'Time from enqueue to recovered frame, in seconds.',
@@ -164,5 +178,15 @@ export class PrometheusRecorder implements Recorder {
   /** Counts `bre_proxy_upstream_replies_total{upstream,kind}`. */
   upstreamReply(upstream: string, kind: string): void {
     this.replies.inc({ upstream, kind });
+  }
+
+  /** Counts `bre_proxy_paced_total{upstream}`. */
+  paced(upstream: string): void {
+    this.pacedNacks.inc({ upstream });
+  }
+
+  /** Counts `bre_proxy_invalid_frames_total{reason}`. */
+  invalidFrame(reason: string): void {
+    this.invalid.inc({ reason });
   }
 }
