@@ -65,8 +65,15 @@ async function main(): Promise<number> {
   const durationMs = minutes * 60_000;
   const reportEveryMs = Math.min(30_000, Math.max(1000, durationMs / 6));
 
+  // A stress run: the first emulator's rate limits and the client's NACK pacing are off, so
+  // the soak pushes as many gaps as it can (pacing would hold it to 90 NACKs/s per upstream).
   const upstreams = await Promise.all([
-    UpstreamEmulator.start({ host: '::1', behaviour: { dropRate: 0.1 }, recordLimit: 0 }),
+    UpstreamEmulator.start({
+      host: '::1',
+      behaviour: { dropRate: 0.1 },
+      retryEndpoint: { limits: false },
+      recordLimit: 0,
+    }),
     UpstreamEmulator.start({
       host: '127.0.0.1',
       behaviour: { mode: 'throttle', throttleTimes: 1 },
@@ -96,6 +103,7 @@ async function main(): Promise<number> {
     workers: 16,
     queueDepth: 2048,
     timeoutMs: 100,
+    nackRate: false,
     dedupWindowMs: 200,
     failureMemoryMs: 500,
   });
