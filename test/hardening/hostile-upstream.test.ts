@@ -128,15 +128,18 @@ describe('replies from a source that was not asked', () => {
   // port of the asked host (DESIGN §2): the frame is taken from there, ACK, MISS and
   // THROTTLED are not (they come from the NACK port).
   it.each(['127.0.0.1', '::1'] as const)(
-    'the frame from another port of the asked host is accepted; ACK, MISS, THROTTLED from it are ignored (%s)',
+    'accepts the frame from another port of the asked host (its unicast socket); ACK, MISS, THROTTLED from there count as foreignSource (%s)',
     async (host) => {
       await junkThenRight(() => answers('other-port'), { foreignSource: 3 }, host, 'other-port');
     },
   );
 
-  it.each(['127.0.0.1', '::1'] as const)('from another address (%s)', async (host) => {
-    await junkThenRight(() => tempting('other-address'), { foreignSource: 4 }, host);
-  });
+  it.each(['127.0.0.1', '::1'] as const)(
+    'anything from another address is foreign: frame, ACK, MISS, THROTTLED (%s)',
+    async (host) => {
+      await junkThenRight(() => tempting('other-address'), { foreignSource: 4 }, host);
+    },
+  );
 
   it.each(['127.0.0.1', '::1'] as const)(
     "with frameSource 'any' the frame from another address is accepted, its ACK, MISS, THROTTLED still ignored (%s)",
