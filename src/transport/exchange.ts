@@ -1,5 +1,5 @@
 import type { RemoteInfo } from 'node:dgram';
-import { MsgType, RESPONSE_SIZE } from '../wire/constants.js';
+import { MAGIC, MsgType, PROTO_VER, RESPONSE_SIZE } from '../wire/constants.js';
 import { decodeResponse } from '../wire/response.js';
 import { matchFrame } from '../wire/match.js';
 import { MAX_TIMER_MS } from '../shared/within.js';
@@ -129,12 +129,17 @@ export class Exchange implements LineUser {
   }
 }
 
-/** An ACK for the frame the line received last (bytes read in place: a 16-byte reply). */
+/**
+ * An ACK for the frame the line received last (bytes read in place: a 16-byte reply with
+ * this protocol's magic and version, so junk that only looks like one is not taken for it).
+ */
 export function isTrailingAck(msg: Buffer, line: Line): boolean {
   return (
     line.lastFrameSeq !== undefined &&
     msg.length === RESPONSE_SIZE &&
     msg[6] === MsgType.Ack &&
+    msg.readUInt32BE(0) === MAGIC &&
+    msg.readUInt16BE(4) === PROTO_VER &&
     msg.readBigUInt64BE(8) === line.lastFrameSeq
   );
 }

@@ -59,7 +59,8 @@ export async function openLine(target: Target, settings: LineSettings): Promise<
   const nack = make();
   let frames: Socket | undefined;
   try {
-    if (!isBound(nack)) await bind(nack, 0, settings.bindAddress);
+    if (!isBound(nack))
+      await bind(nack, await freePort(target.family, settings.bindAddress), settings.bindAddress);
     if (settings.connected) {
       frames = make();
       try {
@@ -164,6 +165,22 @@ export class LinePool {
     this.cooling.length = 0;
     this.size -= all.length;
     return all;
+  }
+}
+
+/**
+ * A local port no socket holds now. A bind to port 0 with SO_REUSEADDR may be given a port
+ * another SO_REUSEADDR socket already holds (Linux only avoids ports it would conflict
+ * with), and the kernel would then hand one socket's frame copies to the other. A socket
+ * bound without it is given a port nobody holds; the line takes that port over at once.
+ */
+async function freePort(family: 4 | 6, address: string | undefined): Promise<number> {
+  const probe = createDgramSocket(family === 6 ? 'udp6' : 'udp4');
+  try {
+    await bind(probe, 0, address);
+    return probe.address().port;
+  } finally {
+    await closeSocket(probe);
   }
 }
 

@@ -1,12 +1,13 @@
 /**
  * Hostile upstreams over real loopback UDP. A raw-dgram upstream answers the client's NACKs
- * with junk: replies from sockets that were not asked, frames for other gaps, bad magic,
+ * with junk: replies from sources that may not answer (16-byte responses from another port,
+ * anything from another address), frames for other gaps, bad magic,
  * short headers, lying payload lengths, oversize datagrams, ACK floods, MISS and THROTTLED
  * storms, legacy frames. None may be cached or retransmitted; each is counted; the right
  * frame, when it follows in time, is still accepted.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameVer, MAGIC } from '../../src/index.js';
+import { FrameVer, MAGIC, type UdpTransportOptions } from '../../src/index.js';
 import { UpstreamEmulator, buildFrame } from '../../src/testing/index.js';
 import type { UdpTransportStats } from '../../src/transport/udp.js';
 import { ack, miss, rawResponse, throttled } from './helpers/datagrams.js';
@@ -43,7 +44,13 @@ async function startHostile(
 
 function startRig(
   upstreams: string[],
-  extra: { timeoutMs?: number; workers?: number; lateReplyGuardMs?: number } = {},
+  extra: {
+    timeoutMs?: number;
+    workers?: number;
+    lateReplyGuardMs?: number;
+    hedgeAfterMs?: false;
+    frameSource?: UdpTransportOptions['frameSource'];
+  } = {},
 ): Rig {
   const r = rig(
     {
@@ -52,8 +59,9 @@ function startRig(
       gapDeadlineMs: 20_000,
       failureMemoryMs: 0,
       workers: extra.workers ?? 4,
+      ...(extra.hedgeAfterMs === false ? { hedgeAfterMs: false } : {}),
     },
-    { lateReplyGuardMs: extra.lateReplyGuardMs ?? 2000 },
+    { lateReplyGuardMs: extra.lateReplyGuardMs ?? 2000, frameSource: extra.frameSource },
   );
   cleanups.push(() => r.close());
   return r;
@@ -63,13 +71,12 @@ function startRig(
  * Sends each junk datagram and waits until the transport has counted it (so the receive
  * buffer never overflows and counts are exact), then sends `finale` if given.
  */
-async function paced(r: Rig, turn: HostileTurn, junk: Junk[], finale?: Uint8Array): Promise<void> {
+async function paced(r: Rig, turn: HostileTurn, junk: Junk[]): Promise<void> {
   for (const j of junk) {
     const before = r.ignored();
     await turn.send(j.bytes, j.from ?? 'self');
     await waitFor(() => r.ignored() > before, 'the transport to count a junk datagram');
   }
-  if (finale !== undefined) await turn.send(finale);
 }
 
 /** The frame the client asked for. */
@@ -80,10 +87,12 @@ async function junkThenRight(
   junk: (nackSeq: bigint) => Junk[],
   expected: Partial<UdpTransportStats>,
   host: '127.0.0.1' | '::1' = '127.0.0.1',
+  rightFrom: Source = 'self',
 ): Promise<Rig> {
   const frame = right();
   const hostile = await startHostile(async (turn) => {
-    await paced(r, turn, junk(turn.nack.startSeq), frame);
+    await paced(r, turn, junk(turn.nack.startSeq));
+    await turn.send(frame, rightFrom);
   }, host);
   const r = startRig([hostile.endpoint]);
   expect(r.client.enqueue({ hashKey: H, startSeq: S })).toBe(true);
@@ -95,42 +104,74 @@ async function junkThenRight(
   expect(Buffer.from(r.cache.stored[0]?.frame ?? []).equals(frame)).toBe(true);
   expect(r.retransmitter.frames).toHaveLength(1);
   expect(Buffer.from(r.retransmitter.frames[0]?.frame ?? []).equals(frame)).toBe(true);
-  expect(r.client.stats().invalidFrames).toBe(0);
+  expect(r.client.stats().invalidFrames).toEqual({});
   expect(hostile.nacks).toHaveLength(1);
   return r;
 }
 
-/** Things an attacker would like the client to take: the frame, and answers to the NACK. */
-function tempting(from: Source): Junk[] {
+/** Answers to the NACK (ACK, MISS, THROTTLED): they count only from the asked port. */
+function answers(from: Source): Junk[] {
   return [
-    { bytes: right(), from },
     { bytes: ack(S), from },
     { bytes: miss(), from },
     { bytes: throttled(S, 15), from },
   ];
 }
 
-describe('replies from a socket that was not asked', () => {
-  it.each(['127.0.0.1', '::1'] as const)('from another port (%s)', async (host) => {
-    await junkThenRight(() => tempting('other-port'), { foreignSource: 4 }, host);
-  });
+/** Things an attacker would like the client to take: the frame, and answers to the NACK. */
+function tempting(from: Source): Junk[] {
+  return [{ bytes: right(), from }, ...answers(from)];
+}
 
-  it.each(['127.0.0.1', '::1'] as const)('from another address (%s)', async (host) => {
-    await junkThenRight(() => tempting('other-address'), { foreignSource: 4 }, host);
-  });
+describe('replies from a source that was not asked', () => {
+  // The reference server sends the frame copy from its unicast-retransmit socket, another
+  // port of the asked host (DESIGN §2): the frame is taken from there, ACK, MISS and
+  // THROTTLED are not (they come from the NACK port).
+  it.each(['127.0.0.1', '::1'] as const)(
+    'accepts the frame from another port of the asked host (its unicast socket); ACK, MISS, THROTTLED from there count as foreignSource (%s)',
+    async (host) => {
+      await junkThenRight(() => answers('other-port'), { foreignSource: 3 }, host, 'other-port');
+    },
+  );
+
+  it.each(['127.0.0.1', '::1'] as const)(
+    'anything from another address is foreign: frame, ACK, MISS, THROTTLED (%s)',
+    async (host) => {
+      await junkThenRight(() => tempting('other-address'), { foreignSource: 4 }, host);
+    },
+  );
+
+  it.each(['127.0.0.1', '::1'] as const)(
+    "with frameSource 'any' the frame from another address is accepted, its ACK, MISS, THROTTLED still ignored (%s)",
+    async (host) => {
+      const frame = right();
+      const hostile = await startHostile(async (turn) => {
+        await paced(r, turn, answers('other-address').concat(answers('other-port')));
+        await turn.send(frame, 'other-address');
+      }, host);
+      const r = startRig([hostile.endpoint], { frameSource: 'any' });
+      r.client.enqueue({ hashKey: H, startSeq: S });
+      await r.client.onIdle();
+      expect(r.client.stats()).toMatchObject({ requests: 1, recovered: 1, failedTotal: 0 });
+      expect(ignoreCounters(r.counters())).toEqual(counts({ foreignSource: 6 }));
+      expect(r.cache.stored).toHaveLength(1);
+      expect(Buffer.from(r.cache.stored[0]?.frame ?? []).equals(frame)).toBe(true);
+      expect(r.retransmitter.frames).toHaveLength(1);
+    },
+  );
 
   it('a spoofer answering while the real upstream stays silent gets nothing in', async () => {
     const hostile = await startHostile(async (turn) => {
       for (const j of tempting('other-address')) await turn.send(j.bytes, j.from);
-      for (const j of tempting('other-port')) await turn.send(j.bytes, j.from);
+      for (const j of answers('other-port')) await turn.send(j.bytes, j.from);
     });
     const r = startRig([hostile.endpoint], { timeoutMs: 500 });
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     expect(r.client.stats()).toMatchObject({ recovered: 0, failed: { exhausted: 1 } });
     // Counted on arrival: before the timeout or after it, from a stranger either way.
-    await waitFor(() => r.counters().foreignSource === 8, 'eight foreign datagrams');
-    expect(ignoreCounters(r.counters())).toEqual(counts({ foreignSource: 8 }));
+    await waitFor(() => r.counters().foreignSource === 7, 'seven foreign datagrams');
+    expect(ignoreCounters(r.counters())).toEqual(counts({ foreignSource: 7 }));
     expect(r.cache.stored).toHaveLength(0);
     expect(r.retransmitter.frames).toHaveLength(0);
   });
@@ -255,7 +296,7 @@ describe('frames that are not the requested frame', () => {
   it('everything at once, then the frame', async () => {
     await junkThenRight(
       () => [
-        ...tempting('other-port'),
+        ...answers('other-port'),
         ...tempting('other-address'),
         { bytes: buildFrame({ hashKey: H, seq: S + 1n }) },
         { bytes: right().subarray(0, 91) },
@@ -264,7 +305,7 @@ describe('frames that are not the requested frame', () => {
         { bytes: ack(S) },
         { bytes: ack(S + 9n) },
       ],
-      { foreignSource: 8, wrongGap: 1, malformed: 1, legacyFrame: 1, acks: 2, mismatchedSeq: 1 },
+      { foreignSource: 7, wrongGap: 1, malformed: 1, legacyFrame: 1, acks: 2, mismatchedSeq: 1 },
     );
   });
 });
@@ -290,13 +331,17 @@ describe('floods and storms', () => {
       }
       await turn.send(miss());
     });
-    const r = startRig([hostile.endpoint, emu.endpoint]);
+    // The flood must run its course on the first upstream: no hedge to the second.
+    const r = startRig([hostile.endpoint, emu.endpoint], { hedgeAfterMs: false });
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     expect(r.client.stats()).toMatchObject({ recovered: 1, failedTotal: 0 });
     expect(r.events.recovered[0]?.upstream).toBe(emu.endpoint);
-    // 500 flooded ACKs, plus the emulator's own ACK before its frame.
-    expect(ignoreCounters(r.counters())).toEqual(counts({ acks: 501, mismatchedSeq: 100 }));
+    // 500 flooded ACKs; the emulator sends its frame first, so its own ACK trails it.
+    await waitFor(() => r.counters().trailingAcks === 1, "the emulator's ACK");
+    expect(ignoreCounters(r.counters())).toEqual(
+      counts({ acks: 500, mismatchedSeq: 100, trailingAcks: 1 }),
+    );
     expect(r.cache.stored).toHaveLength(1);
     expect(r.retransmitter.frames).toHaveLength(1);
   });
@@ -309,16 +354,18 @@ describe('floods and storms', () => {
       for (let i = 0; i < 300; i++) sends.push(turn.send(ack(S)));
       await Promise.all(sends);
     });
-    const r = startRig([hostile.endpoint, emu.endpoint], { timeoutMs: 400 });
+    // The point is that ACKs alone end in a timeout; a hedge would overtake the attempt.
+    const r = startRig([hostile.endpoint, emu.endpoint], { timeoutMs: 400, hedgeAfterMs: false });
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     expect(r.client.stats()).toMatchObject({ recovered: 1, failedTotal: 0 });
     expect(r.events.recovered[0]?.upstream).toBe(emu.endpoint);
     expect(r.client.stats().upstreams[0]?.replies.timeout).toBe(1);
     // Every ACK is counted: as an ACK while the request waited, as late once it timed out
-    // (plus the emulator's own ACK before its frame).
+    // (plus the emulator's own ACK, which trails its frame).
     const acked = (): number => r.counters().acks + r.counters().lateReplies;
-    await waitFor(() => acked() === 301, 'all ACKs to be counted');
+    await waitFor(() => acked() === 300, 'all ACKs to be counted');
+    await waitFor(() => r.counters().trailingAcks === 1, "the emulator's ACK");
     expect(r.counters().acks).toBeGreaterThan(1);
     expect(r.ignored()).toBe(301);
     expect(r.cache.stored).toHaveLength(1);
@@ -342,12 +389,15 @@ describe('floods and storms', () => {
     expect(r.events.recovered.every((e) => e.upstream === emu.endpoint)).toBe(true);
     await hostile.idle();
     const sent = storm * hostile.nacks.length;
-    const answered = r.client.stats().upstreams[0]?.replies.miss ?? 0;
+    // Read on each poll: an attempt a hedge overtook still takes its MISS as its answer.
+    const answered = (): number => r.client.stats().upstreams[0]?.replies.miss ?? 0;
     const stray = (): number => r.counters().unsolicited + r.counters().lateReplies;
-    await waitFor(() => answered + stray() === sent, 'every MISS to be accounted for');
-    // Nothing else was ignored but the emulator's ACKs (one per gap it served).
+    await waitFor(() => answered() + stray() === sent, 'every MISS to be accounted for');
+    // Nothing else was ignored but the emulator's ACKs (one per gap it served, each after
+    // its frame).
+    await waitFor(() => r.counters().trailingAcks === gaps, "the emulator's ACKs");
     expect(r.ignored()).toBe(stray() + gaps);
-    expect(r.counters().acks).toBe(gaps);
+    expect(r.counters().acks).toBe(0);
     expect(r.cache.stored.map((x) => x.key).sort()).toHaveLength(gaps);
     expect(r.retransmitter.frames).toHaveLength(gaps);
   });
@@ -366,6 +416,8 @@ describe('floods and storms', () => {
       timeoutMs: 2000,
       maxThrottleRetries: 2,
       failureMemoryMs: 0,
+      // Holds are counted on the first upstream alone: no hedge to the second.
+      hedgeAfterMs: false,
     });
     cleanups.push(() => r.close());
     r.client.enqueue({ hashKey: H, startSeq: S });
@@ -378,7 +430,8 @@ describe('floods and storms', () => {
     const answered = r.client.stats().upstreams[0]?.replies.throttled ?? 0;
     const stray = (): number => r.counters().unsolicited + r.counters().lateReplies;
     await waitFor(() => answered + stray() === storm * 3, 'every THROTTLED to be counted');
-    expect(r.ignored()).toBe(stray() + 1); // + the emulator's ACK
+    await waitFor(() => r.counters().trailingAcks === 1, "the emulator's ACK");
+    expect(r.ignored()).toBe(stray() + 1); // + the emulator's ACK, after its frame
     expect(r.cache.stored).toHaveLength(1);
   });
 
@@ -395,8 +448,50 @@ describe('floods and storms', () => {
   });
 });
 
+describe('the ACK that trails a frame', () => {
+  it('is counted as trailing, on its own or during the next exchange; lookalikes are not', async () => {
+    const lookalikes = (seq: bigint): Buffer[] => {
+      const badMagic = rawResponse(0x12, 2, seq);
+      badMagic.writeUInt32BE((MAGIC ^ 0x100) >>> 0, 0);
+      const badVersion = rawResponse(0x12, 2, seq);
+      badVersion.writeUInt16BE(0x0001, 4);
+      return [badMagic, badVersion];
+    };
+    const hostile = await startHostile(async (turn) => {
+      if (turn.index === 0) {
+        // As the reference server answers: the frame, then its ACK; then two lookalikes
+        // while nothing is asked (from the upstream, so unsolicited, but not ACKs).
+        await turn.send(right());
+        await waitFor(() => r.client.stats().recovered === 1, 'the first recovery');
+        await turn.send(ack(S));
+        await waitFor(() => r.counters().trailingAcks === 1, 'the trailing ACK');
+        for (const b of lookalikes(S)) await turn.send(b);
+      } else {
+        // The next gap on the same connection: a late copy of the previous ACK must not
+        // count as this exchange's ACK, and the lookalikes are malformed.
+        const junk = [ack(S), ...lookalikes(S)].map((bytes) => ({ bytes }));
+        await paced(r, turn, junk);
+        await turn.send(buildFrame({ hashKey: H, seq: S + 1n }));
+      }
+    });
+    const r = startRig([hostile.endpoint]);
+    r.client.enqueue({ hashKey: H, startSeq: S });
+    await r.client.onIdle();
+    await hostile.idle();
+    await waitFor(() => r.ignored() === 3, 'the datagrams after the frame to be counted');
+    expect(ignoreCounters(r.counters())).toEqual(counts({ trailingAcks: 1, unsolicited: 2 }));
+    r.client.enqueue({ hashKey: H, startSeq: S + 1n });
+    await r.client.onIdle();
+    expect(r.client.stats()).toMatchObject({ recovered: 2, failedTotal: 0 });
+    expect(ignoreCounters(r.counters())).toEqual(
+      counts({ trailingAcks: 2, unsolicited: 2, malformed: 2 }),
+    );
+    expect(r.client.stats().transport).toMatchObject({ sent: 2 });
+  });
+});
+
 describe('frames nobody is waiting for', () => {
-  it('a frame sent before it was asked for, or after the request timed out, is never cached', async () => {
+  it('a frame sent before it was asked for (from any port or address), or after the request timed out, is never cached', async () => {
     let phase: 'learn' | 'silent' | 'late' = 'learn';
     const frame2 = buildFrame({ hashKey: H, seq: S + 2n });
     const frame3 = buildFrame({ hashKey: H, seq: S + 3n });
@@ -407,6 +502,7 @@ describe('frames nobody is waiting for', () => {
         await waitFor(() => r.client.stats().recovered === 1, 'the first recovery');
         await turn.send(frame2);
         await turn.send(frame3, 'other-port');
+        await turn.send(frame3, 'other-address');
       } else if (phase === 'late') {
         await waitFor(() => r.client.stats().failedTotal === 2, 'the request to time out');
         await turn.send(frame3);
@@ -417,8 +513,9 @@ describe('frames nobody is waiting for', () => {
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     await hostile.idle();
-    await waitFor(() => r.ignored() === 2, 'the unprompted frames to be counted');
-    expect(ignoreCounters(r.counters())).toEqual(counts({ unsolicited: 1, foreignSource: 1 }));
+    await waitFor(() => r.ignored() === 3, 'the unprompted frames to be counted');
+    // From the asked host (any port) it is unsolicited; from another address, foreign.
+    expect(ignoreCounters(r.counters())).toEqual(counts({ unsolicited: 2, foreignSource: 1 }));
     phase = 'silent';
     r.client.enqueue({ hashKey: H, startSeq: S + 2n });
     await r.client.onIdle();

@@ -1,3 +1,4 @@
+import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   FLAG_PROXIED,
@@ -12,6 +13,7 @@ import {
   UpstreamEmulator,
   type EmulatorOptions,
 } from '../../src/testing/index.js';
+import { stillOpen } from '../hardening/helpers/ports.js';
 
 const udpHandles = (): number =>
   process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
@@ -42,8 +44,8 @@ describe('recovery over loopback UDP', () => {
     return { client: c, cache, retransmitter };
   }
 
-  it.each(['serve', 'frame-first'] as const)(
-    'recovers when the upstream sends %s (ACK and frame in either order)',
+  it.each(['retry-endpoint', 'serve', 'frame-first'] as const)(
+    'recovers when the upstream answers as %s (ACK and frame in either order, frame from any port of its host)',
     async (mode) => {
       const up = await upstream({ behaviour: { mode } });
       up.putRange(7n, 100n, 109n);
@@ -62,6 +64,9 @@ describe('recovery over loopback UDP', () => {
         ),
       ).toBe(true);
       expect(up.stats()).toMatchObject({ nacks: 10, framesSent: 10 });
+      // retry-endpoint sends the frames from its unicast socket, another port of its host.
+      if (mode === 'retry-endpoint') expect(up.unicastPort).not.toBe(up.port);
+      expect(c.stats().transport).toMatchObject({ foreignSource: 0, wrongGap: 0, malformed: 0 });
     },
   );
 
@@ -120,22 +125,28 @@ describe('recovery over loopback UDP', () => {
     expect(c.stats()).toMatchObject({ recovered: 1, throttleHolds: 2 });
   });
 
-  it('ignores a frame for another gap and a reply from another port: nothing cached', async () => {
+  it('ignores a frame for another gap and a frame from another host: nothing cached', async () => {
     const wrong = await upstream({ behaviour: { mode: 'wrong-frame' } });
     wrong.putRange(1n, 1n, 2n);
-    const otherPort = await upstream({ behaviour: { mode: 'retry-endpoint' } });
-    otherPort.putRange(1n, 1n, 2n);
+    // Its frame copy comes from 127.0.0.2: another host, refused without frameSource 'any'.
+    const otherHost = await upstream({
+      host: '127.0.0.1',
+      retryEndpoint: { unicastHost: '127.0.0.2' },
+    });
+    otherHost.putRange(1n, 1n, 2n);
     const {
       client: c,
       cache,
       retransmitter,
-    } = client({ upstreams: [wrong.endpoint, otherPort.endpoint], timeoutMs: 60 });
+    } = client({ upstreams: [wrong.endpoint, otherHost.endpoint], timeoutMs: 60 });
     c.enqueue({ hashKey: 1n, startSeq: 1n });
     await c.onIdle();
     expect(c.stats().failed.exhausted).toBe(1);
     expect(cache.stored).toHaveLength(0);
     expect(retransmitter.frames).toHaveLength(0);
-    expect(c.stats().transport).toMatchObject({ wrongGap: 1, foreignSource: 2, acks: 1 });
+    expect(otherHost.stats()).toMatchObject({ framesSent: 1, acks: 1 });
+    // Each upstream's ACK came from its NACK port while its exchange waited: counted.
+    expect(c.stats().transport).toMatchObject({ wrongGap: 1, foreignSource: 1, acks: 2 });
   });
 
   it('ACK alone is not a recovery: waits for the frame, then times out', async () => {
@@ -214,6 +225,43 @@ describe('recovery over loopback UDP', () => {
     expect(c.stats().recovered).toBe(1);
   });
 
+  it('never shares a local port with another SO_REUSEADDR socket (frames would go astray)', async () => {
+    // Other sockets made with reuseAddr, as a host's multicast listeners or another
+    // client's connections are: Linux may hand a bind to port 0 with reuseAddr a port one
+    // of them holds, and a frame copy to that port would then reach the wrong socket.
+    const occupiers = await Promise.all(
+      Array.from({ length: 2000 }, () => {
+        const s = createSocket({ type: 'udp6', reuseAddr: true });
+        return new Promise<Socket>((resolve) => s.bind(0, '::1', () => resolve(s)));
+      }),
+    );
+    let strays = 0;
+    for (const o of occupiers) o.on('message', () => strays++);
+    open.push({
+      close: () =>
+        Promise.all(occupiers.map((o) => new Promise<void>((r) => o.close(() => r())))).then(
+          () => undefined,
+        ),
+    });
+    const taken = new Set(occupiers.map((o) => o.address().port));
+    // 64 lines at once: no pacing, no rate limits.
+    const up = await upstream({ retryEndpoint: { limits: false } });
+    up.putRange(3n, 1n, 64n);
+    const { client: c } = client({
+      upstreams: [up.endpoint],
+      workers: 64,
+      timeoutMs: 2000,
+      nackRate: false,
+    });
+    for (let s = 1n; s <= 64n; s++) c.enqueue({ hashKey: 3n, startSeq: s });
+    await c.onIdle();
+    expect(c.stats()).toMatchObject({ recovered: 64, failedTotal: 0 });
+    expect(strays).toBe(0);
+    const ports = new Set(up.received.map((r) => r.from.port));
+    expect(ports.size).toBeGreaterThan(1);
+    expect([...ports].filter((p) => taken.has(p))).toEqual([]);
+  });
+
   it('releases every socket on close()', async () => {
     const before = await settledHandles();
     const up = await UpstreamEmulator.start({ behaviour: { mode: 'silent' } });
@@ -225,11 +273,16 @@ describe('recovery over loopback UDP', () => {
       timeoutMs: 10_000,
     });
     for (let s = 0n; s < 20n; s++) c.enqueue({ hashKey: 1n, startSeq: s });
-    await new Promise((r) => setTimeout(r, 30));
-    expect(udpHandles()).toBeGreaterThan(before);
+    // One NACK per worker is out, each from its own connection.
+    await up.waitForNacks(8);
+    const from = up.received.map((r) => r.from);
+    expect(new Set(from.map((p) => p.port)).size).toBe(8);
     await c.close();
     await up.close();
     expect(c.stats()).toMatchObject({ requests: 20, failed: { aborted: 20 } });
+    // Idle sockets are unref()ed, so the handle count cannot see them: ask the kernel
+    // whether any port the client sent from is still open.
+    expect(await stillOpen(from)).toEqual([]);
     expect(await settledHandles()).toBe(before);
   });
 });

@@ -181,11 +181,11 @@ export type Verdict =
  * What the spec says a datagram from the asked upstream means for a request of
  * (`hashKey`, `seq`): an answer that ends the exchange (the frame, MISS, THROTTLED for this
  * seq), an ACK to count, or junk by reason. Written from DESIGN.md §2/§4, using the codecs.
+ * A 16-byte datagram is read as a response (no frame is that short): one the response codec
+ * refuses is malformed, whatever its type byte says.
  */
 export function verdictFor(d: Uint8Array, hashKey: bigint, seq: bigint): Verdict {
-  const isResponseShape =
-    d.length === 16 && Buffer.from(d).readUInt32BE(0) === MAGIC && (d[6] ?? 0) >= MsgType.Miss;
-  if (isResponseShape) {
+  if (d.length === 16) {
     let res;
     try {
       res = decodeResponse(d);

@@ -19,6 +19,8 @@ const IGNORE_COUNTERS = [
   'mismatchedSeq',
   'acks',
   'lateReplies',
+  'trailingAcks',
+  'rejectedFrames',
 ] as const;
 
 /** Every event a client emitted, by name. */
@@ -61,7 +63,10 @@ export interface Rig {
   cache: RecordingCache;
   retransmitter: RecordingRetransmitter;
   events: Events;
-  /** Sum of the transport counters for ignored datagrams (everything but sent/socketErrors). */
+  /**
+   * Sum of the transport counters for ignored datagrams (not `sent`, `socketErrors`,
+   * `unreachable` or `unconnectedLines`, which count events rather than datagrams).
+   */
   ignored(): number;
   /** The transport's counters. */
   counters(): UdpTransportStats;
