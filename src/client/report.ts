@@ -61,7 +61,7 @@ export class Reporter {
     this.logs = logger !== undefined;
     for (const name of HOOKS) {
       try {
-        const fn: unknown = recorder?.[name];
+        const fn: unknown = (recorder as Record<string, unknown> | undefined)?.[name];
         if (typeof fn === 'function') this.hooks[name] = fn as HookFn;
       } catch {
         // a getter or Proxy trap that throws: the hook counts as absent

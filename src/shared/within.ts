@@ -49,7 +49,7 @@ export function within<T>(
 
 function ignore(): void {}
 
-const NEVER: PromiseLike<never> = { then: () => NEVER as never };
+const NEVER: PromiseLike<never> = { then: () => NEVER };
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {

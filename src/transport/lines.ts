@@ -16,6 +16,8 @@ import type { Target } from './resolver.js';
 export interface Line {
   readonly nack: Socket;
   readonly frames: Socket | undefined;
+  /** The local port this line picked (see {@link freePort}), until it closes. */
+  readonly port: string | undefined;
   readonly target: Target;
   /** `nack` is connected (the kernel filters its sources; ICMP errors reach it). */
   readonly connected: boolean;
@@ -58,9 +60,13 @@ export async function openLine(target: Target, settings: LineSettings): Promise<
     createDgramSocket({ type: target.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
   const nack = make();
   let frames: Socket | undefined;
+  let port: string | undefined;
   try {
-    if (!isBound(nack))
-      await bind(nack, await freePort(target.family, settings.bindAddress), settings.bindAddress);
+    if (!isBound(nack)) {
+      const free = await freePort(target.family, settings.bindAddress);
+      port = free.key;
+      await bind(nack, free.port, settings.bindAddress);
+    }
     if (settings.connected) {
       frames = make();
       try {
@@ -72,12 +78,14 @@ export async function openLine(target: Target, settings: LineSettings): Promise<
       }
     }
   } catch (err) {
+    if (port !== undefined) heldPorts.delete(port);
     await closeSocket(nack);
     throw err;
   }
   const line: Line = {
     nack,
     frames,
+    port,
     target,
     connected: frames !== undefined,
     pending: undefined,
@@ -109,6 +117,7 @@ export async function openLine(target: Target, settings: LineSettings): Promise<
 
 export function closeLine(line: Line): Promise<void> {
   line.closed = true;
+  if (line.port !== undefined) heldPorts.delete(line.port);
   return Promise.all([closeSocket(line.nack), line.frames && closeSocket(line.frames)]).then(
     () => undefined,
   );
@@ -169,18 +178,38 @@ export class LinePool {
 }
 
 /**
- * A local port no socket holds now. A bind to port 0 with SO_REUSEADDR may be given a port
- * another SO_REUSEADDR socket already holds (Linux only avoids ports it would conflict
- * with), and the kernel would then hand one socket's frame copies to the other. A socket
- * bound without it is given a port nobody holds; the line takes that port over at once.
+ * Local ports (`family:port`) held by lines of this process. Port selection is a
+ * process-wide matter: every transport in the process must see every other's ports.
  */
-async function freePort(family: 4 | 6, address: string | undefined): Promise<number> {
-  const probe = createDgramSocket(family === 6 ? 'udp6' : 'udp4');
-  try {
-    await bind(probe, 0, address);
-    return probe.address().port;
-  } finally {
-    await closeSocket(probe);
+const heldPorts = new Set<string>();
+
+/**
+ * A local port for a new line that no socket holds. A bind to port 0 with SO_REUSEADDR may
+ * be given a port another SO_REUSEADDR socket already holds (Linux only avoids ports it
+ * would conflict with), and the kernel would then hand one line's frame copies to the
+ * other. A socket bound without it is given a port nobody holds; it is closed at once and
+ * the port taken over, and ports this process picked for its own lines are never picked
+ * twice (a concurrent pick could otherwise see the same, just-freed port).
+ */
+async function freePort(
+  family: 4 | 6,
+  address: string | undefined,
+): Promise<{ port: number; key: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const probe = createDgramSocket(family === 6 ? 'udp6' : 'udp4');
+    let port: number;
+    try {
+      await bind(probe, 0, address);
+      port = probe.address().port;
+    } finally {
+      await closeSocket(probe);
+    }
+    const key = `${family}:${port}`;
+    if (!heldPorts.has(key)) {
+      heldPorts.add(key);
+      return { port, key };
+    }
+    if (attempt >= 16) throw new Error('no free local UDP port for a new connection');
   }
 }
 

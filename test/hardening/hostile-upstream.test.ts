@@ -7,7 +7,8 @@
  * frame, when it follows in time, is still accepted.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameVer, MAGIC, type UdpTransportOptions } from '../../src/index.js';
+import { FrameVer, type UdpTransportOptions } from '../../src/index.js';
+import { MAGIC } from '../../src/wire/index.js';
 import { UpstreamEmulator, buildFrame } from '../../src/testing/index.js';
 import type { UdpTransportStats } from '../../src/transport/udp.js';
 import { ack, miss, rawResponse, throttled } from './helpers/datagrams.js';

@@ -17,9 +17,9 @@ import {
   decodeResponse,
   encodeNack,
   encodeResponse,
-  matchFrame,
   type WireErrorCode,
 } from '../../src/index.js';
+import { matchFrame } from '../../src/wire/index.js';
 import { ttlClassOf } from '../../src/wire/frame.js';
 import { buildFrame } from '../../src/testing/frames.js';
 import {

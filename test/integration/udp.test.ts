@@ -4,9 +4,9 @@ import {
   FLAG_PROXIED,
   ProxyClient,
   UdpTransport,
-  cacheKeyHex,
   type ProxyClientOptions,
 } from '../../src/index.js';
+import { cacheKeyHex } from '../../src/wire/index.js';
 import {
   RecordingCache,
   RecordingRetransmitter,
