@@ -69,7 +69,7 @@ describe('package shape', () => {
   });
 
   it('ships the build and the sources its maps point at, and builds before packing', () => {
-    expect(pkg.files.sort()).toEqual(['README.md', 'dist', 'src']);
+    expect(pkg.files.sort()).toEqual(['README.md', 'dist', 'docs', 'src']);
     expect(pkg.scripts.prepack).toBe('npm run build');
     expect(pkg.scripts.build).toMatch(/^npm run clean && tsc -p tsconfig\.build\.json$/);
   });

@@ -245,7 +245,9 @@ export class UpstreamWalker {
         this.counters.attempts++;
         a.sent = true;
         a.state = 'asking';
-        const reply = await this.exchange(upstream, gap, Math.ceil(timeoutMs));
+        const paced = this.pacer.enabled ? new PacedSend(this.pacer, upstream) : undefined;
+        const reply = await this.exchange(upstream, gap, Math.ceil(timeoutMs), paced?.onSent);
+        paced?.settled(reply);
         a.state = 'idle';
         if (this.signal.aborted) return this.end(a, RESULT.aborted);
         const answeredAt = now();
@@ -299,9 +301,14 @@ export class UpstreamWalker {
    * something that is not a Reply, or has not settled by `timeoutMs + componentTimeoutMs`
    * is reported as a fault, and the attempt counts as an error.
    */
-  private async exchange(upstream: string, gap: WalkGap, timeoutMs: number): Promise<Reply> {
+  private async exchange(
+    upstream: string,
+    gap: WalkGap,
+    timeoutMs: number,
+    onSent: (() => void) | undefined,
+  ): Promise<Reply> {
     const { hashKey, seq } = gap;
-    const options = { timeoutMs, signal: this.signal, hashKey, seq, accept: this.accept };
+    const options = { timeoutMs, signal: this.signal, hashKey, seq, accept: this.accept, onSent };
     let reply: unknown;
     try {
       const pending: unknown = this.transport.exchange(upstream, gap.nack, options);
@@ -345,5 +352,32 @@ export class UpstreamWalker {
     }
     if (this.accept !== undefined && !this.accept(reply.frame)) return RESULT.error;
     return { kind: 'frame', frame: reply.frame, header: m };
+  }
+}
+
+/**
+ * One paced NACK's token: spent when the transport says the NACK left, or, for a transport
+ * that does not say, when the exchange ends (given back if it ended in an error, as the NACK
+ * then most likely never left).
+ */
+class PacedSend {
+  private done = false;
+
+  constructor(
+    private readonly pacer: Pacer,
+    private readonly upstream: string,
+  ) {}
+
+  readonly onSent = (): void => {
+    if (this.done) return;
+    this.done = true;
+    this.pacer.sent(this.upstream, now());
+  };
+
+  settled(reply: Reply): void {
+    if (this.done) return;
+    this.done = true;
+    if (reply.kind === 'error') this.pacer.refund(this.upstream);
+    else this.pacer.sent(this.upstream, now());
   }
 }

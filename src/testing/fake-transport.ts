@@ -314,6 +314,7 @@ export class FakeTransport implements Transport {
     };
     this.sent.push(sent);
     if (this.closed) return Promise.resolve({ kind: 'error', code: 'closed' });
+    options.onSent?.();
     const i = this.match(upstream, options.hashKey, options.seq);
     const action = i?.action ?? this.unmatched;
     if (action.kind === 'throw') return Promise.reject(action.error);

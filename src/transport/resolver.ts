@@ -20,17 +20,24 @@ export interface Target {
 }
 
 interface Entry {
-  readonly promise: Promise<Target>;
-  readonly until: number;
+  /** The first lookup (until it settles). */
+  readonly first: Promise<Target>;
+  /** The latest address; kept while a refresh runs, and when one fails. */
   value: Target | undefined;
+  /** When `value` should be looked up again. */
+  until: number;
+  refreshing: boolean;
 }
 
 /** Most upstream names cached; past it the cache starts again (upstreams are few). */
 const MAX_ENTRIES = 1024;
 
 /**
- * Resolves upstream names (`host:port`, `[v6]:port`) to targets, caching each for `ttlMs`.
- * Concurrent callers share one lookup; a failed lookup is not cached.
+ * Resolves upstream names (`host:port`, `[v6]:port`) to targets. Concurrent callers share
+ * one lookup. A resolved name is served from the cache and looked up again in the
+ * background once `ttlMs` has passed, so exchanges never wait for a refresh (waiting
+ * NACKs would all leave at once when it ends); if the refresh fails, the last address stays.
+ * A first lookup that fails is not cached.
  */
 export class Resolver {
   private readonly entries = new Map<string, Entry>();
@@ -40,10 +47,12 @@ export class Resolver {
     private readonly ttlMs: number,
   ) {}
 
-  /** The cached target of `upstream` when fresh, without waiting. */
+  /** The cached target of `upstream`, without waiting (refreshed in the background when due). */
   cached(upstream: string, now: number): Target | undefined {
     const e = this.entries.get(upstream);
-    return e !== undefined && e.until > now ? e.value : undefined;
+    if (e?.value === undefined) return undefined;
+    if (e.until <= now && !e.refreshing) this.refresh(upstream, e, now);
+    return e.value;
   }
 
   /** True when `address|port` is where some upstream resolved to. */
@@ -53,16 +62,19 @@ export class Resolver {
   }
 
   resolve(upstream: string, now: number): Promise<Target> {
-    const hit = this.entries.get(upstream);
-    if (hit !== undefined && hit.until > now) return hit.promise;
+    const hit = this.cached(upstream, now);
+    if (hit !== undefined) return Promise.resolve(hit);
+    const pending = this.entries.get(upstream);
+    if (pending !== undefined) return pending.first;
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     const entry: Entry = {
-      promise: this.lookUp(upstream),
-      until: now + this.ttlMs,
+      first: this.lookUp(upstream),
       value: undefined,
+      until: now + this.ttlMs,
+      refreshing: false,
     };
     this.entries.set(upstream, entry);
-    entry.promise.then(
+    entry.first.then(
       (target) => {
         entry.value = target;
       },
@@ -70,7 +82,22 @@ export class Resolver {
         if (this.entries.get(upstream) === entry) this.entries.delete(upstream);
       },
     );
-    return entry.promise;
+    return entry.first;
+  }
+
+  private refresh(upstream: string, e: Entry, now: number): void {
+    e.refreshing = true;
+    this.lookUp(upstream).then(
+      (target) => {
+        e.value = target;
+        e.until = performance.now() + this.ttlMs;
+        e.refreshing = false;
+      },
+      () => {
+        e.until = now + this.ttlMs; // keep the last address; try again later
+        e.refreshing = false;
+      },
+    );
   }
 
   private async lookUp(upstream: string): Promise<Target> {

@@ -64,6 +64,12 @@ export interface ExchangeOptions {
    * checks the frame it resolves with, but the exchange has then ended.
    */
   accept?: (frame: Uint8Array) => boolean;
+  /**
+   * Called once, when the NACK actually leaves (after any lookup or socket set-up): the
+   * client's NACK pacing counts it from then. A transport that never calls it still works;
+   * the client then counts the NACK when the exchange ends.
+   */
+  onSent?: () => void;
 }
 
 /**

@@ -49,7 +49,9 @@ export interface UdpTransportOptions {
    */
   lookup?: Lookup;
   /**
-   * How long a resolved host name is reused, in ms.
+   * How long a resolved host name is used before it is looked up again, in ms. The lookup
+   * runs in the background and the last address is used meanwhile (and kept if it fails),
+   * so no exchange waits for a refresh.
    * @default 30000
    */
   resolveTtlMs?: number;

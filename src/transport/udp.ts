@@ -202,6 +202,7 @@ export class UdpTransport implements Transport, ExchangeHost {
       line.pending = exchange;
       exchange.start(timeoutMs);
       this.counters.sent++;
+      options.onSent?.();
       const sent = (err: Error | null): void => {
         if (err) exchange.failed(line, err);
       };

@@ -3,7 +3,7 @@
  * default `retry-endpoint` behaviour, which answers as the reference server does (DESIGN
  * §2): the frame copy first, from its unicast-retransmit socket on another port, then the
  * ACK from the NACK port; silent rate limits with the server's defaults; range NACKs
- * dropped. Real UDP on loopback. Bundles (FrameVer 0x08) are tested with the wire layer.
+ * dropped. Real UDP on loopback.
  */
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,7 +48,10 @@ function client(upstreams: string[], extra: Partial<ProxyClientOptions> = {}) {
   return { client: c, cache, retransmitter, recovered };
 }
 
-/** Frames of every single-datagram kind but legacy, with payloads of many sizes. */
+/**
+ * Frames of every kind but legacy, with payloads of many sizes: BRC-142 bundles (with and
+ * without TxIDs) and block headers (80 bytes) built as their layouts require.
+ */
 function frames(hashKey: bigint, first: bigint, count: number): Buffer[] {
   const kinds = [
     FrameVer.Tx,
@@ -57,11 +60,18 @@ function frames(hashKey: bigint, first: bigint, count: number): Buffer[] {
     FrameVer.Subtree,
     FrameVer.Anchor,
     FrameVer.Beef,
+    FrameVer.Bundle,
+    FrameVer.BlockHeader,
   ];
   return Array.from({ length: count }, (_, i) => {
     const seq = first + BigInt(i);
-    const payload = Buffer.alloc((i * 37) % 1400, i & 0xff);
-    return buildFrame({ hashKey, seq, frameVer: kinds[i % kinds.length], payload });
+    const frameVer = kinds[i % kinds.length] as number;
+    if (frameVer === FrameVer.Bundle) {
+      const members = Array.from({ length: 1 + (i % 5) }, (_, m) => Buffer.alloc(60 + m * 40, m));
+      return buildFrame({ hashKey, seq, frameVer, members, txIdsPresent: i % 2 === 0 });
+    }
+    const size = frameVer === FrameVer.BlockHeader ? 80 : (i * 37) % 1400;
+    return buildFrame({ hashKey, seq, frameVer, payload: Buffer.alloc(size, i & 0xff) });
   });
 }
 
@@ -97,6 +107,48 @@ describe('against the reference server behaviour (emulator default)', () => {
     expect(up.stats()).toMatchObject({ nacks: 200, framesSent: 200, unanswered: 0 });
     expect(up.stats().rateLimited).toEqual(NO_LIMIT_HIT);
     expect(stats.transport).toMatchObject({ foreignSource: 0, malformed: 0, wrongGap: 0 });
+  });
+
+  it('recovers bundles byte-identical, re-cached with the transaction TTL', async () => {
+    const H = 0xb11dn;
+    const up = await upstream();
+    const sent = frames(H, 0n, 24).filter((f) => f[6] === FrameVer.Bundle);
+    expect(sent.length).toBe(3);
+    for (const f of sent) up.put(f);
+    const retransmitter = new RecordingRetransmitter();
+    const stored: { frame: Uint8Array; ttlMs: number }[] = [];
+    const c = new ProxyClient({
+      upstreams: [up.endpoint],
+      cache: { store: (_key, frame, ttlMs) => void stored.push({ frame, ttlMs }) },
+      retransmitter,
+    });
+    open.push(c);
+    for (const f of sent) c.enqueue({ hashKey: H, startSeq: f.readBigUInt64BE(48) });
+    await c.onIdle();
+    expect(c.stats()).toMatchObject({ recovered: 3, failedTotal: 0 });
+    expect(stored.map((x) => Buffer.from(x.frame).toString('hex')).sort()).toEqual(
+      sent.map((f) => f.toString('hex')).sort(),
+    );
+    expect(stored.every((x) => x.ttlMs === 60_000)).toBe(true);
+    expect(retransmitter.frames).toHaveLength(3);
+  });
+
+  it('paces from the moment a NACK leaves: a slow first lookup does not bunch NACKs', async () => {
+    // NACKs held up by a 200 ms lookup all leave together when it ends; pacing counts them
+    // then, so the upstream's silent per-IP bucket (burst 10) never overflows.
+    const H = 0x51c0n;
+    const up = await upstream();
+    up.putRange(H, 1n, 30n);
+    const transport = new UdpTransport({
+      lookup: () =>
+        new Promise((resolve) => setTimeout(() => resolve({ address: '::1', family: 6 }), 200)),
+    });
+    open.push({ close: () => transport.close() });
+    const { client: c } = client([`upstream.test:${up.port}`], { transport });
+    for (let s = 1n; s <= 30n; s++) c.enqueue({ hashKey: H, startSeq: s });
+    await c.onIdle();
+    expect(up.stats().rateLimited).toEqual(NO_LIMIT_HIT);
+    expect(c.stats()).toMatchObject({ recovered: 30, failedTotal: 0 });
   });
 
   it('recovers a 100-gap burst in full against the silent default limits (paced)', async () => {

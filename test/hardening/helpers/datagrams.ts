@@ -26,6 +26,7 @@ export const KNOWN_FRAME_VERSIONS = [
   FrameVer.Block,
   FrameVer.Subtree,
   FrameVer.Anchor,
+  FrameVer.BlockHeader,
   FrameVer.Beef,
 ] as const;
 
@@ -43,27 +44,42 @@ export interface FrameFields {
 
 /** A data frame's fields: known and unknown versions, fragments with any original version. */
 export const frameFields = (maxPayload = 512): fc.Arbitrary<FrameFields> =>
-  fc.record({
-    hashKey: u64(),
-    seq: u64(),
-    frameVer: fc.oneof(
-      fc.constantFrom(...KNOWN_FRAME_VERSIONS),
-      // 0x08 is a BRC-142 bundle: another header layout, built from members (not these fields).
-      fc.integer({ min: 0, max: 255 }).filter((v) => v !== FrameVer.Legacy && v !== 0x08),
-    ),
-    originalFrameVer: fc.oneof(
-      fc.constantFrom(0, ...KNOWN_FRAME_VERSIONS),
-      fc.integer({ min: 0, max: 255 }),
-    ),
-    msgType: fc.integer({ min: 0, max: 255 }),
-    txId: bytes(32),
-    subtreeId: bytes(32),
-    payload: fc.uint8Array({ maxLength: maxPayload }),
-  });
+  fc
+    .record({
+      hashKey: u64(),
+      seq: u64(),
+      frameVer: fc.oneof(
+        fc.constantFrom(...KNOWN_FRAME_VERSIONS),
+        // 0x08 is a BRC-142 bundle: another header layout, built from members (not these fields).
+        fc
+          .integer({ min: 0, max: 255 })
+          .filter((v) => v !== FrameVer.Legacy && v !== FrameVer.Bundle),
+      ),
+      originalFrameVer: fc.oneof(
+        fc.constantFrom(0, ...KNOWN_FRAME_VERSIONS),
+        fc.integer({ min: 0, max: 255 }),
+      ),
+      msgType: fc.integer({ min: 0, max: 255 }),
+      txId: bytes(32),
+      subtreeId: bytes(32),
+      payload: fc.uint8Array({ maxLength: maxPayload }),
+    })
+    .map(fitBlockHeader);
 
 /** Builds the frame described by `f`. */
 export function frameOf(f: FrameFields): Buffer {
   return buildFrame(f);
+}
+
+/** The payload of every BRC-135 block header frame. */
+const BLOCK_HEADER_BYTES = 80;
+
+/** A block header frame's payload is always 80 bytes: cut or pad the drawn one. */
+function fitBlockHeader(f: FrameFields): FrameFields {
+  if (f.frameVer !== FrameVer.BlockHeader) return f;
+  const payload = new Uint8Array(BLOCK_HEADER_BYTES);
+  payload.set(f.payload.subarray(0, BLOCK_HEADER_BYTES));
+  return { ...f, payload };
 }
 
 /** A legacy (44-byte header) frame. */
