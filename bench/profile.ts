@@ -50,7 +50,13 @@ async function main(): Promise<void> {
   const host = await loopbackAddress();
   const up = await UpstreamProcess.start();
   try {
-    const e = await up.emulator(host, (process.env.EMU_MODE ?? 'retry-endpoint') as 'serve', HASH_KEY, FRAMES, 256);
+    const e = await up.emulator(
+      host,
+      (process.env.EMU_MODE ?? 'retry-endpoint') as 'serve',
+      HASH_KEY,
+      FRAMES,
+      256,
+    );
     const c0 = process.cpuUsage();
     const e0 = (await up.stats()).cpuUs;
     const report = async (n: number): Promise<void> => {
@@ -73,6 +79,7 @@ async function main(): Promise<void> {
       workers,
       queueDepth: 4096,
       nackRate: false,
+      verifyContent: process.env.VERIFY === '1',
       ...(process.env.UNCONNECTED ? { transport: new UdpTransport({ connected: false }) } : {}),
     });
     let seq = 0;

@@ -35,7 +35,12 @@ try {
       while (!stop) {
         const s = BigInt(seq++ % FRAMES);
         const nack = encodeNack({ hashKey: HASH_KEY, startSeq: s, flags: FLAG_PROXIED });
-        const reply = await t.exchange(e.endpoint, nack, { timeoutMs: 300, hashKey: HASH_KEY, seq: s, signal: process.env.SIG ? ac.signal : undefined });
+        const reply = await t.exchange(e.endpoint, nack, {
+          timeoutMs: 300,
+          hashKey: HASH_KEY,
+          seq: s,
+          signal: process.env.SIG ? ac.signal : undefined,
+        });
         if (reply.kind === 'frame') done++;
       }
     };

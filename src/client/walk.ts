@@ -38,6 +38,21 @@ export interface WalkReports {
   transportFault(error: Error, upstream: string, hashKey: bigint, seq: bigint): void;
 }
 
+/** The state of one gap's walk over the upstreams. */
+interface Walk {
+  readonly gap: WalkGap;
+  /** Upstreams to ask, best first. */
+  readonly order: readonly string[];
+  /** Index in `order` of the next upstream to ask. */
+  next: number;
+  /** Attempts still asking (several while a hedge runs). */
+  readonly running: Attempt[];
+  /** NACKs sent for this gap. */
+  attempts: number;
+  /** The walk has its result; attempts still running only finish for health. */
+  over: boolean;
+}
+
 /** One upstream being asked for one gap (asked again after THROTTLED holds). */
 interface Attempt {
   readonly upstream: string;
@@ -80,6 +95,13 @@ const REPLY_KINDS: ReadonlySet<unknown> = new Set([
   'timeout',
   'error',
 ]);
+
+/** `value` if it is a Reply; throws (a transport fault) otherwise. */
+function asReply(value: unknown): Reply {
+  if (REPLY_KINDS.has((value as { kind?: unknown } | null | undefined)?.kind))
+    return value as Reply;
+  throw new Error('transport.exchange resolved a value that is not a Reply');
+}
 
 /** Hedges are budgeted: each first-choice attempt earns a tenth of one, up to ten saved. */
 const HEDGE_EARNED = 0.1;
@@ -126,35 +148,24 @@ export class UpstreamWalker {
 
   /** Asks upstreams for `gap` until one sends its frame, all have answered, or time is up. */
   async fetch(gap: WalkGap): Promise<FetchResult> {
-    const order = this.health.order(this.options.maxEndpoints, now());
-    const running: Attempt[] = [];
-    const walk = { over: false, attempts: 0 };
-    let next = 0;
-    const launch = (hedged: boolean): void => {
-      const a = {
-        upstream: order[next++] as string,
-        hedged,
-        sent: false,
-        state: 'idle' as Attempt['state'],
-        sendAt: 0,
-        overtaken: false,
-      };
-      const attempt = a as Attempt;
-      attempt.done = this.ask(gap, walk, attempt);
-      running.push(attempt);
-      if (hedged) this.counters.hedges++;
-      else this.hedgeBudget = Math.min(HEDGE_SAVED, this.hedgeBudget + HEDGE_EARNED);
+    const walk: Walk = {
+      gap,
+      order: this.health.order(this.options.maxEndpoints, now()),
+      next: 0,
+      running: [],
+      attempts: 0,
+      over: false,
     };
     let winner: Attempt | undefined;
     try {
-      launch(false);
-      while (running.length > 0) {
-        const ended = await this.firstOf(running, next < order.length);
+      this.launch(walk, false);
+      while (walk.running.length > 0) {
+        const ended = await this.firstOf(walk);
         if (ended === undefined) {
-          launch(true);
+          this.launch(walk, true);
           continue;
         }
-        running.splice(running.indexOf(ended), 1);
+        walk.running.splice(walk.running.indexOf(ended), 1);
         const r = ended.result;
         if (r.kind === 'frame') {
           winner = ended;
@@ -175,15 +186,16 @@ export class UpstreamWalker {
         if (r.kind === 'deadline' || now() >= gap.deadlineAt) {
           return { kind: 'deadline', attempts: walk.attempts };
         }
-        if (running.length === 0 && next < order.length) launch(false);
+        if (walk.running.length === 0 && walk.next < walk.order.length) this.launch(walk, false);
       }
       return { kind: 'exhausted', attempts: walk.attempts };
     } finally {
       walk.over = true;
-      for (let i = next; i < order.length; i++) this.health.release(order[i] as string);
+      const { order } = walk;
+      for (let i = walk.next; i < order.length; i++) this.health.release(order[i] as string);
       // Attempts still asking run on to their own end, for the upstream's health only.
       if (winner !== undefined) {
-        for (const a of running) {
+        for (const a of walk.running) {
           if (!a.sent) continue;
           a.overtaken = true;
           this.health.overtaken(a.upstream, now());
@@ -192,19 +204,46 @@ export class UpstreamWalker {
     }
   }
 
+  /** Starts asking the next upstream of the walk (a hedge when others are still asking). */
+  private launch(walk: Walk, hedged: boolean): void {
+    const a: Attempt = {
+      upstream: walk.order[walk.next++] as string,
+      hedged,
+      done: undefined as unknown as Promise<Attempt>,
+      result: RESULT.aborted,
+      sent: false,
+      state: 'idle',
+      sendAt: 0,
+      overtaken: false,
+    };
+    a.done = this.ask(walk, a);
+    walk.running.push(a);
+    if (hedged) this.counters.hedges++;
+    else this.hedgeBudget = Math.min(HEDGE_SAVED, this.hedgeBudget + HEDGE_EARNED);
+  }
+
   /**
    * The first attempt to end, or undefined when it is time to hedge: the latest attempt's
    * NACK has gone unanswered for the hedge delay, and the hedge budget allows one more.
    * An attempt holding for THROTTLED or waiting for pacing is never hedged past: a
    * congested upstream is healthy, and the wait is its own.
    */
-  private async firstOf(running: Attempt[], mayHedge: boolean): Promise<Attempt | undefined> {
+  private firstOf(walk: Walk): Promise<Attempt | undefined> {
+    const { running } = walk;
     const latest = running[running.length - 1] as Attempt;
     const first = running.length === 1 ? latest.done : Promise.race(running.map((a) => a.done));
-    let delay = mayHedge ? this.hedgeDelay(latest.upstream) : undefined;
+    if (walk.next >= walk.order.length) return first; // nobody left to hedge to
+    let delay = this.hedgeDelay(latest.upstream);
     if (delay !== undefined && latest.state === 'pacing') delay += latest.sendAt - now();
     else if (latest.state !== 'asking') delay = undefined;
-    if (delay === undefined) return first;
+    return delay === undefined ? first : this.hedgeAfter(first, latest, delay);
+  }
+
+  private async hedgeAfter(
+    first: Promise<Attempt>,
+    latest: Attempt,
+    delay: number,
+  ): Promise<Attempt | undefined> {
     // No abort signal here: closing ends the attempts, and with them this race.
     const r = await within(first, delay);
     if (r.status === 'ok') return r.value;
@@ -222,11 +261,8 @@ export class UpstreamWalker {
   }
 
   /** Asks one upstream until it answers (THROTTLED: hold, then ask again). */
-  private async ask(
-    gap: WalkGap,
-    walk: { over: boolean; attempts: number },
-    a: Attempt,
-  ): Promise<Attempt> {
+  private async ask(walk: Walk, a: Attempt): Promise<Attempt> {
+    const { gap } = walk;
     const { upstream } = a;
     let recorded = false;
     let holds = 0;
@@ -246,7 +282,12 @@ export class UpstreamWalker {
         a.sent = true;
         a.state = 'asking';
         const paced = this.pacer.enabled ? new PacedSend(this.pacer, upstream) : undefined;
-        const reply = await this.exchange(upstream, gap, Math.ceil(timeoutMs), paced?.onSent);
+        let reply: Reply;
+        try {
+          reply = asReply(await this.exchange(upstream, gap, Math.ceil(timeoutMs), paced?.onSent));
+        } catch (err) {
+          reply = this.transportFault(err, upstream, gap);
+        }
         paced?.settled(reply);
         a.state = 'idle';
         if (this.signal.aborted) return this.end(a, RESULT.aborted);
@@ -283,7 +324,7 @@ export class UpstreamWalker {
   }
 
   /** Waits `ms` for the pacing token reserved for `a`; false when the wait was given up. */
-  private async waitForToken(a: Attempt, ms: number, walk: { over: boolean }): Promise<boolean> {
+  private async waitForToken(a: Attempt, ms: number, walk: Walk): Promise<boolean> {
     this.counters.pacedWaits++;
     this.health.paced(a.upstream);
     this.reports.paced(a.upstream);
@@ -297,45 +338,27 @@ export class UpstreamWalker {
   }
 
   /**
-   * One exchange through the transport. A transport that throws, rejects, resolves
-   * something that is not a Reply, or has not settled by `timeoutMs + componentTimeoutMs`
-   * is reported as a fault, and the attempt counts as an error.
+   * One exchange through the transport, as it resolves (checked by the caller). A transport
+   * that is not `selfTimed` is watched: no answer by `timeoutMs + componentTimeoutMs` is a
+   * fault, and closing the client ends the wait.
    */
-  private async exchange(
+  private exchange(
     upstream: string,
     gap: WalkGap,
     timeoutMs: number,
     onSent: (() => void) | undefined,
-  ): Promise<Reply> {
+  ): unknown {
     const { hashKey, seq } = gap;
     const options = { timeoutMs, signal: this.signal, hashKey, seq, accept: this.accept, onSent };
-    let reply: unknown;
-    try {
-      const pending: unknown = this.transport.exchange(upstream, gap.nack, options);
-      if (isThenable(pending)) {
-        const settled = await this.watchdog.within(
-          pending,
-          timeoutMs + this.options.componentTimeoutMs,
-        );
-        if (settled.status === 'aborted') return ABORTED_REPLY;
-        if (settled.status === 'timeout') {
-          throw new Error(
-            `transport.exchange did not settle within ${timeoutMs + this.options.componentTimeoutMs} ms`,
-          );
-        }
-        if (settled.status === 'error') throw settled.error;
-        reply = settled.value;
-      } else {
-        reply = pending;
-      }
-      if (!REPLY_KINDS.has((reply as { kind?: unknown } | null | undefined)?.kind)) {
-        throw new Error('transport.exchange resolved a value that is not a Reply');
-      }
-    } catch (err) {
-      this.reports.transportFault(toError(err), upstream, hashKey, seq);
-      return FAULT_REPLY;
-    }
-    return reply as Reply;
+    const pending: unknown = this.transport.exchange(upstream, gap.nack, options);
+    if (this.transport.selfTimed === true || !isThenable(pending)) return pending;
+    return this.watchdog.guard(pending, timeoutMs + this.options.componentTimeoutMs, ABORTED_REPLY);
+  }
+
+  /** A transport threw, rejected, hung or resolved something that is not a Reply. */
+  private transportFault(err: unknown, upstream: string, gap: WalkGap): Reply {
+    this.reports.transportFault(toError(err), upstream, gap.hashKey, gap.seq);
+    return FAULT_REPLY;
   }
 
   /**

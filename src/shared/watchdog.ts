@@ -2,11 +2,20 @@ import { MAX_TIMER_MS, toError, type Settled } from './within.js';
 
 interface Watched {
   readonly deadline: number;
-  readonly resolve: (outcome: Settled<never>) => void;
+  /** Ends the wait: it timed out (`timedOut`), or the watchdog closed. */
+  end(timedOut: boolean): void;
 }
 
 const TIMEOUT: Settled<never> = Object.freeze({ status: 'timeout' });
 const ABORTED: Settled<never> = Object.freeze({ status: 'aborted' });
+
+/** A watched call that did not settle in time. */
+export class NotSettledError extends Error {
+  constructor(ms: number) {
+    super(`did not settle within ${ms} ms`);
+    this.name = 'NotSettledError';
+  }
+}
 
 /**
  * Bounds calls into components the library does not control (a host's transport, cache,
@@ -23,39 +32,54 @@ export class Watchdog {
   constructor(private readonly tickMs: number) {}
 
   /**
-   * Waits for `work` at most about `ms` milliseconds (at most `tickMs` more). Never
-   * rejects: a rejection comes back as `{ status: 'error' }`, and after `close()` every
-   * wait ends at once as `{ status: 'aborted' }`.
+   * Settles like `work`, but rejects with a {@link NotSettledError} when `work` has not
+   * settled after about `ms` milliseconds, and resolves `onClose` at once when the watchdog
+   * closes.
    */
-  within<T>(work: PromiseLike<T>, ms: number): Promise<Settled<T>> {
+  guard<T, C>(work: PromiseLike<T>, ms: number, onClose: C): Promise<T | C> {
     if (this.closed) {
-      work.then(undefined, () => undefined);
-      return Promise.resolve(ABORTED);
+      work.then(undefined, ignore);
+      return Promise.resolve(onClose);
     }
-    return new Promise((resolve) => {
-      const entry: Watched = { deadline: performance.now() + ms, resolve };
-      this.watched.add(entry);
-      this.timer ??= setTimeout(tick, Math.min(this.tickMs, MAX_TIMER_MS), this);
+    return new Promise<T | C>((resolve, reject) => {
+      const entry: Watched = {
+        deadline: performance.now() + ms,
+        end: (timedOut) => (timedOut ? reject(new NotSettledError(ms)) : resolve(onClose)),
+      };
+      this.watch(entry);
       work.then(
         (value) => {
           this.watched.delete(entry);
-          resolve({ status: 'ok', value });
+          resolve(value);
         },
         (err: unknown) => {
           this.watched.delete(entry);
-          resolve({ status: 'error', error: toError(err) });
+          reject(toError(err));
         },
       );
     });
   }
 
-  /** Ends every wait as aborted; later waits end at once. */
+  /**
+   * Waits for `work` at most about `ms` milliseconds. Never rejects: a rejection comes back
+   * as `{ status: 'error' }`, and after `close()` every wait ends at once as `aborted`.
+   */
+  within<T>(work: PromiseLike<T>, ms: number): Promise<Settled<T>> {
+    return this.guard(work, ms, ABORTED).then(
+      (value): Settled<T> => (value === ABORTED ? ABORTED : { status: 'ok', value: value as T }),
+      (err: unknown): Settled<T> =>
+        err instanceof NotSettledError ? TIMEOUT : { status: 'error', error: toError(err) },
+    );
+  }
+
+  /** Ends every wait; later waits end at once. */
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    for (const w of this.watched) w.resolve(ABORTED);
+    const all = [...this.watched];
     this.watched.clear();
+    for (const w of all) w.end(false);
   }
 
   /** @internal The timer: ends overdue waits, and runs again while any are left. */
@@ -65,12 +89,19 @@ export class Watchdog {
     for (const w of this.watched) {
       if (w.deadline > now) continue;
       this.watched.delete(w);
-      w.resolve(TIMEOUT);
+      w.end(true);
     }
     if (this.watched.size > 0) this.timer = setTimeout(tick, this.tickMs, this);
+  }
+
+  private watch(entry: Watched): void {
+    this.watched.add(entry);
+    this.timer ??= setTimeout(tick, Math.min(this.tickMs, MAX_TIMER_MS), this);
   }
 }
 
 function tick(dog: Watchdog): void {
   dog.check();
 }
+
+function ignore(): void {}

@@ -223,6 +223,8 @@ export interface GapMatcher {
  * ```
  */
 export class FakeTransport implements Transport {
+  /** Every exchange ends by its scripted answer or its timeout (see {@link Transport.selfTimed}). */
+  readonly selfTimed = true;
   /** Every NACK sent, in order. */
   readonly sent: SentNack[] = [];
   private readonly interceptors: Interceptor[] = [];

@@ -1,7 +1,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import { MAGIC, MsgType, PROTO_VER, RESPONSE_SIZE } from '../wire/constants.js';
 import { decodeResponse } from '../wire/response.js';
-import { matchFrame } from '../wire/match.js';
+import { frameMismatch } from '../wire/match.js';
 import { MAX_TIMER_MS } from '../shared/within.js';
 import { canonicalIp } from './address.js';
 import type { Line, LineUser } from './lines.js';
@@ -82,7 +82,7 @@ export class Exchange implements LineUser {
       return;
     }
     const o = this.options;
-    const m = matchFrame(msg, o.hashKey, o.seq);
+    const m = frameMismatch(msg, o.hashKey, o.seq);
     if (m === 'malformed') t.count('malformed');
     else if (m === 'legacy') t.count('legacyFrame');
     else if (m === 'wrong-gap') t.count('wrongGap');

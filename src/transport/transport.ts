@@ -87,6 +87,15 @@ export interface Transport {
    * @param nack - the 64-byte proxied NACK to send
    */
   exchange(upstream: string, nack: Uint8Array, options: ExchangeOptions): Promise<Reply>;
+  /**
+   * True when every `exchange()` settles by itself within about `timeoutMs`, and at once
+   * when its `signal` aborts. The client then does not watch this transport's exchanges
+   * (watching costs a little per exchange); leave it unset when unsure, and a hung
+   * exchange is reported and bounded by `timeoutMs + componentTimeoutMs`. `UdpTransport`
+   * and the testing kit's `FakeTransport` are self-timed.
+   * @default undefined
+   */
+  readonly selfTimed?: boolean;
   /** Releases sockets and timers. Called by the client only for a transport it created. */
   close?(): void | Promise<void>;
   /** Counters for dashboards and tests (datagrams ignored, by reason). */

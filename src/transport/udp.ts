@@ -23,6 +23,8 @@ export type { UdpTransportOptions, UdpTransportStats } from './udp-options.js';
  * Idle sockets do not keep the process alive.
  */
 export class UdpTransport implements Transport, ExchangeHost {
+  /** Every exchange ends by its own timer, or at once on abort (see {@link Transport.selfTimed}). */
+  readonly selfTimed = true;
   private readonly resolver: Resolver;
   private readonly pools = new Map<string, LinePool>();
   /** Every open line, busy or not. */

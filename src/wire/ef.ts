@@ -71,14 +71,30 @@ export function isExtendedFormat(tx: Uint8Array): boolean {
 
 // crypto.hash hashes in one call, about twice as fast as a createHash object on
 // transaction-sized inputs (bench/verify.ts); Node 20 releases before 20.12 lack it.
-const sha256: (data: Uint8Array) => Buffer =
+// Digests come back as latin1 ('binary') strings (one byte per character, on the V8 heap): a 'buffer'
+// digest has a backing store of its own, and two per verified frame measured twice the CPU
+// of the whole check under load (BENCHMARKS.md). The 32 bytes go back in for the second
+// pass through the shared Buffer pool.
+const sha256: (data: Uint8Array) => string =
   typeof crypto.hash === 'function'
-    ? (data) => crypto.hash('sha256', data, 'buffer')
-    : (data) => crypto.createHash('sha256').update(data).digest();
+    ? (data) => crypto.hash('sha256', data, 'binary')
+    : (data) => crypto.createHash('sha256').update(data).digest('binary');
+
+/** SHA256d of `data` as a latin1 string of 32 characters (see {@link sameDigest}). */
+export function sha256dDigest(data: Uint8Array): string {
+  return sha256(Buffer.from(sha256(data), 'latin1'));
+}
+
+/** True when the 32 bytes of `bytes` at `at` are `digest` (a latin1 digest string). */
+export function sameDigest(digest: string, bytes: Uint8Array, at: number): boolean {
+  if (at + digest.length > bytes.length) return false;
+  for (let i = 0; i < digest.length; i++) if (digest.charCodeAt(i) !== bytes[at + i]) return false;
+  return true;
+}
 
 /** SHA256d (SHA-256 applied twice) of `data`: how transactions and BEEF objects are named. */
 export function sha256d(data: Uint8Array): Buffer {
-  return sha256(sha256(data));
+  return Buffer.from(sha256dDigest(data), 'latin1');
 }
 
 /**
@@ -93,9 +109,31 @@ export function sha256d(data: Uint8Array): Buffer {
  * ```
  */
 export function transactionId(tx: Uint8Array): TxIdResult {
+  const digest = txIdDigest(tx);
+  if (isDefect(digest)) return { ok: false, defect: digest };
+  return { ok: true, txId: Buffer.from(digest, 'latin1') };
+}
+
+/**
+ * {@link transactionId} as a latin1 digest string (see {@link sameDigest}), or the
+ * {@link EfDefect} of a malformed EF payload: tell them apart with {@link isDefect}.
+ */
+export function txIdDigest(tx: Uint8Array): string {
   const raw = isExtendedFormat(tx) ? rawTransaction(tx) : tx;
-  if (typeof raw === 'string') return { ok: false, defect: raw };
-  return { ok: true, txId: sha256d(raw) };
+  return typeof raw === 'string' ? raw : sha256dDigest(raw);
+}
+
+const DEFECTS: ReadonlySet<string> = new Set<EfDefect>([
+  'truncated',
+  'varint-overflow',
+  'too-many-inputs',
+  'too-many-outputs',
+  'trailing-bytes',
+]);
+
+/** True for an {@link EfDefect} (a 32-character digest is never one). */
+export function isDefect(value: string): value is EfDefect {
+  return value.length !== 32 && DEFECTS.has(value);
 }
 
 /**

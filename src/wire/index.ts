@@ -44,7 +44,7 @@ export {
 } from './response.js';
 export { decodeFrameHeader, type BundleFields, type FrameHeader, type TtlClass } from './frame.js';
 export { cacheKey, cacheKeyHex } from './key.js';
-export { matchFrame, type FrameMismatch } from './match.js';
+export { frameMismatch, matchFrame, type FrameMismatch } from './match.js';
 export {
   verifyFrameContent,
   type ContentVerdict,

@@ -30,10 +30,28 @@ export function matchFrame(
   hashKey: bigint,
   seq: bigint,
 ): FrameHeader | FrameMismatch {
+  return frameMismatch(datagram, hashKey, seq) ?? headerOf(datagram, hashKey, seq);
+}
+
+/**
+ * The check of {@link matchFrame} without decoding the header: undefined when `datagram`
+ * is the well-formed frame for `hashKey` and `seq`, or why not. Allocates nothing, for a
+ * receive path that only needs the verdict.
+ *
+ * @example
+ * ```ts
+ * if (frameMismatch(datagram, gap.hashKey, gap.startSeq) === undefined) resolve(datagram);
+ * ```
+ */
+export function frameMismatch(
+  datagram: Uint8Array,
+  hashKey: bigint,
+  seq: bigint,
+): FrameMismatch | undefined {
   const defect = frameDefect(datagram, true);
   if (defect !== undefined) return defect === 'legacy' ? 'legacy' : 'malformed';
   // Reading the datagram's fields as bigints and comparing costs less than splitting the
   // wanted bigints into 32-bit halves (bench/wire.ts), and === is false for any non-bigint.
   if (readU64(datagram, 40) !== hashKey || readU64(datagram, 48) !== seq) return 'wrong-gap';
-  return headerOf(datagram, hashKey, seq);
+  return undefined;
 }

@@ -10,7 +10,7 @@ import {
   FrameVer,
   TXID_SIZE,
 } from './constants.js';
-import { isExtendedFormat, sha256d, transactionId } from './ef.js';
+import { isDefect, isExtendedFormat, sameDigest, sha256dDigest, txIdDigest } from './ef.js';
 
 // Offsets read here, from the specs in lightwebinc/bsv-multicast docs/:
 // BRC-124 (brc-124-frame-format.md): TxID at 8..40, payload length (uint32) at 88, payload
@@ -208,9 +208,9 @@ function checkTransactionFrame(frame: Uint8Array, anchor: boolean): ContentVerdi
   const payload = payloadOf(frame);
   if (payload === undefined) return invalid('malformed-frame', lengthDetail(frame));
   const ef = isExtendedFormat(payload);
-  const id = transactionId(payload);
-  if (!id.ok) return invalid('malformed-ef', id.defect);
-  if (!sameId(id.txId, frame, ID_AT)) {
+  const id = txIdDigest(payload);
+  if (isDefect(id)) return invalid('malformed-ef', id);
+  if (!sameDigest(id, frame, ID_AT)) {
     return invalid('txid-mismatch', `${ef ? 'EF' : 'raw'} ${anchor ? 'anchor' : 'transaction'}`);
   }
   if (anchor) return ef ? VERIFIED['ef-anchor'] : VERIFIED['raw-anchor'];
@@ -220,7 +220,7 @@ function checkTransactionFrame(frame: Uint8Array, anchor: boolean): ContentVerdi
 function checkBeefFrame(frame: Uint8Array): ContentVerdict {
   const payload = payloadOf(frame);
   if (payload === undefined) return invalid('malformed-frame', lengthDetail(frame));
-  if (!sameId(sha256d(payload), frame, ID_AT)) {
+  if (!sameDigest(sha256dDigest(payload), frame, ID_AT)) {
     return invalid('content-id-mismatch', 'BEEF object');
   }
   return VERIFIED.beef;
@@ -266,17 +266,13 @@ function checkBundle(frame: Uint8Array): ContentVerdict {
     const memberAt = members[i] ?? 0;
     const txAt = memberAt + MEMBER_LENGTH_SIZE + TXID_SIZE;
     const tx = frame.subarray(txAt, txAt + readUint16(frame, memberAt));
-    const id = transactionId(tx);
-    if (!id.ok) return invalid('malformed-ef', `member ${i + 1} of ${count}: ${id.defect}`);
-    if (!sameId(id.txId, frame, memberAt + MEMBER_LENGTH_SIZE)) {
+    const id = txIdDigest(tx);
+    if (isDefect(id)) return invalid('malformed-ef', `member ${i + 1} of ${count}: ${id}`);
+    if (!sameDigest(id, frame, memberAt + MEMBER_LENGTH_SIZE)) {
       return invalid('txid-mismatch', `member ${i + 1} of ${count}`);
     }
   }
   return VERIFIED.bundle;
-}
-
-function sameId(id: Buffer, frame: Uint8Array, at: number): boolean {
-  return id.equals(frame.subarray(at, at + TXID_SIZE));
 }
 
 function lengthDetail(frame: Uint8Array): string {
