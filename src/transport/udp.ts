@@ -22,7 +22,7 @@ export type { UdpTransportOptions, UdpTransportStats } from './udp-options.js';
  * their header plus payload length; everything else is counted in {@link stats} and ignored.
  * Idle sockets do not keep the process alive.
  */
-export class UdpTransport implements Transport, ExchangeHost {
+export class UdpTransport implements Transport {
   /** Every exchange ends by its own timer, or at once on abort (see {@link Transport.selfTimed}). */
   readonly selfTimed = true;
   private readonly resolver: Resolver;
@@ -40,6 +40,14 @@ export class UdpTransport implements Transport, ExchangeHost {
   /** Exchanges per AbortSignal: one 'abort' listener per signal, not one per exchange. */
   private readonly watching = new WeakMap<AbortSignal, Set<Exchange>>();
   private isClosed = false;
+  /** What the exchanges in flight may ask of this transport (kept off its public surface). */
+  private readonly host: ExchangeHost = {
+    count: (name) => void this.counters[name]++,
+    frameSourceOk: (address, target) => this.frameSourceOk(address, target),
+    ended: (line, answered) => this.ended(line, answered),
+    watch: (signal, exchange) => this.watch(signal, exchange),
+    unwatch: (signal, exchange) => this.unwatch(signal, exchange),
+  };
 
   /** @throws TypeError or RangeError naming the option and the value. */
   constructor(options: UdpTransportOptions = {}) {
@@ -200,7 +208,7 @@ export class UdpTransport implements Transport, ExchangeHost {
     timeoutMs: number,
   ): Promise<Reply> {
     return new Promise<Reply>((resolve) => {
-      const exchange = new Exchange(this, line, options, resolve);
+      const exchange = new Exchange(this.host, line, options, resolve);
       line.pending = exchange;
       exchange.start(timeoutMs);
       this.counters.sent++;
@@ -218,8 +226,8 @@ export class UdpTransport implements Transport, ExchangeHost {
     });
   }
 
-  /** @internal Ends `exchange` when `signal` aborts. */
-  watch(signal: AbortSignal, exchange: Exchange): void {
+  /** Ends `exchange` when `signal` aborts. */
+  private watch(signal: AbortSignal, exchange: Exchange): void {
     let set = this.watching.get(signal);
     if (set === undefined) {
       const exchanges = new Set<Exchange>();
@@ -236,13 +244,12 @@ export class UdpTransport implements Transport, ExchangeHost {
     set.add(exchange);
   }
 
-  /** @internal */
-  unwatch(signal: AbortSignal, exchange: Exchange): void {
+  private unwatch(signal: AbortSignal, exchange: Exchange): void {
     this.watching.get(signal)?.delete(exchange);
   }
 
-  /** @internal An exchange ended: the line rests if a late reply may come, then is reused. */
-  ended(line: Line, answered: boolean): void {
+  /** An exchange ended: the line rests if a late reply may come, then is reused. */
+  private ended(line: Line, answered: boolean): void {
     line.pending = undefined;
     const now = performance.now();
     if (!answered) line.coolUntil = now + this.lateReplyGuardMs;
@@ -258,13 +265,8 @@ export class UdpTransport implements Transport, ExchangeHost {
     void closeLine(line);
   }
 
-  /** @internal */
-  count(name: keyof UdpTransportStats): void {
-    this.counters[name]++;
-  }
-
-  /** @internal True when a frame from `address` may answer an exchange with `target`. */
-  frameSourceOk(address: string, target: Target): boolean {
+  /** True when a frame from `address` may answer an exchange with `target`. */
+  private frameSourceOk(address: string, target: Target): boolean {
     return this.anySource || sameHost(address, target.address);
   }
 
