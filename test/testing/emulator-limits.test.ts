@@ -6,7 +6,7 @@ import {
   buildFrame,
   type RetryEndpointOptions,
 } from '../../src/testing/index.js';
-import { Peer, closeAll, emulator, frames, response } from './emulator-peer.js';
+import { Peer, closeAll, emulator, frames, response } from '../helpers/emulator-peer.js';
 
 afterEach(closeAll);
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FLAG_PROXIED, MsgType, encodeNack } from '../../src/index.js';
 import { UpstreamEmulator, buildFrame } from '../../src/testing/index.js';
-import { Peer, bundle, closeAll, emulator, frames, response } from './emulator-peer.js';
+import { Peer, bundle, closeAll, emulator, frames, response } from '../helpers/emulator-peer.js';
 
 afterEach(closeAll);
 

@@ -7,7 +7,7 @@ import {
   formatEndpoint,
   loopbackAddress,
 } from '../../src/testing/index.js';
-import { Peer, closeAll, emulator, frames, response } from './emulator-peer.js';
+import { Peer, closeAll, emulator, frames, response } from '../helpers/emulator-peer.js';
 
 afterEach(closeAll);
 

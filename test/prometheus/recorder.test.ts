@@ -1,10 +1,10 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrometheusRecorder } from '../src/prometheus/index.js';
-import { ProxyClient } from '../src/client/proxy-client.js';
-import { MemoryCache } from '../src/store/memory-cache.js';
-import { RecordingRetransmitter } from '../src/testing/recorders.js';
-import { UpstreamEmulator } from '../src/testing/emulator.js';
+import { PrometheusRecorder } from '../../src/prometheus/index.js';
+import { ProxyClient } from '../../src/client/proxy-client.js';
+import { MemoryCache } from '../../src/store/memory-cache.js';
+import { RecordingRetransmitter } from '../../src/testing/recorders.js';
+import { UpstreamEmulator } from '../../src/testing/emulator.js';
 
 interface Sample {
   name: string;

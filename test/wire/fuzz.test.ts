@@ -37,7 +37,7 @@ import {
   rawResponse,
   responseBytes,
   u64,
-} from './helpers/datagrams.js';
+} from '../helpers/datagrams.js';
 
 const RUNS = { numRuns: 400 };
 

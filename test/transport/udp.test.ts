@@ -13,7 +13,7 @@ import {
   UpstreamEmulator,
   type EmulatorOptions,
 } from '../../src/testing/index.js';
-import { stillOpen } from '../hardening/helpers/ports.js';
+import { stillOpen } from '../helpers/ports.js';
 
 const udpHandles = (): number =>
   process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;

@@ -1,15 +1,15 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { ProxyClient } from '../src/client/proxy-client.js';
-import { UdpTransport } from '../src/transport/udp.js';
-import type { ComponentError } from '../src/client/events.js';
-import { RedisCache, RedisDeduper } from '../src/redis/index.js';
-import { UpstreamEmulator } from '../src/testing/emulator.js';
-import { buildFrame } from '../src/testing/frames.js';
-import { RecordingRetransmitter } from '../src/testing/recorders.js';
-import { cacheKey } from '../src/wire/index.js';
-import { describeRedis, startRedisServer } from './helpers/redis-server.js';
-import type { RedisServer } from './helpers/redis-server.js';
+import { ProxyClient } from '../../src/client/proxy-client.js';
+import { UdpTransport } from '../../src/transport/udp.js';
+import type { ComponentError } from '../../src/client/events.js';
+import { RedisCache, RedisDeduper } from '../../src/redis/index.js';
+import { UpstreamEmulator } from '../../src/testing/emulator.js';
+import { buildFrame } from '../../src/testing/frames.js';
+import { RecordingRetransmitter } from '../../src/testing/recorders.js';
+import { cacheKey } from '../../src/wire/index.js';
+import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 
 const HASH = 0xfeed_0000_0000_00a1n;
 const GAPS = 1_000;

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { importGraph, packageOf } from './helpers/import-graph.js';
+import { importGraph, packageOf } from '../helpers/import-graph.js';
 
-const root = resolve(import.meta.dirname, '..');
+const root = resolve(import.meta.dirname, '../..');
 
 interface Manifest {
   type: string;

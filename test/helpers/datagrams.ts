@@ -6,11 +6,11 @@ import {
   MsgType,
   PROTO_VER,
   UINT64_MAX,
-} from '../../../src/wire/constants.js';
-import { encodeNack } from '../../../src/wire/nack.js';
-import { decodeResponse, encodeResponse } from '../../../src/wire/response.js';
-import { matchFrame } from '../../../src/wire/match.js';
-import { buildFrame } from '../../../src/testing/frames.js';
+} from '../../src/wire/constants.js';
+import { encodeNack } from '../../src/wire/nack.js';
+import { decodeResponse, encodeResponse } from '../../src/wire/response.js';
+import { matchFrame } from '../../src/wire/match.js';
+import { buildFrame } from '../../src/testing/frames.js';
 
 /** Any uint64 value. */
 export const u64 = (): fc.Arbitrary<bigint> => fc.bigInt({ min: 0n, max: UINT64_MAX });

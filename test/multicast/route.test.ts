@@ -10,9 +10,9 @@ import {
   groupAddressFor,
   groupIndexFor,
   resolveGroupOptions,
-} from '../src/multicast/index.js';
-import type { Scope } from '../src/multicast/index.js';
-import { WireError } from '../src/wire/index.js';
+} from '../../src/multicast/index.js';
+import type { Scope } from '../../src/multicast/index.js';
+import { WireError } from '../../src/wire/index.js';
 import {
   beefFrame,
   bundleFrame,
@@ -21,7 +21,7 @@ import {
   key32,
   legacyFrame,
   topicId,
-} from './helpers/spec-frames.js';
+} from '../helpers/spec-frames.js';
 
 // Expected values come from the published rules, computed here in bigint arithmetic:
 // BRC-129 shard = top `bits` bits of the key's first 4 bytes; BRC-148 BEEF plane = 0x1000 + shard

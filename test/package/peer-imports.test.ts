@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { importGraph } from './helpers/import-graph.js';
+import { importGraph } from '../helpers/import-graph.js';
 
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 
 describe('optional peer dependencies', () => {
   it('the core entry point reaches neither ioredis nor prom-client', () => {

@@ -20,11 +20,11 @@ import {
   u64,
   verdictFor,
   type Verdict,
-} from './helpers/datagrams.js';
-import { HostileUpstream, type Source } from './helpers/hostile-upstream.js';
-import { ignoreCounters, rig, type Rig } from './helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from './helpers/resources.js';
-import { waitFor } from './helpers/wait.js';
+} from '../helpers/datagrams.js';
+import { HostileUpstream, type Source } from '../helpers/hostile-upstream.js';
+import { ignoreCounters, rig, type Rig } from '../helpers/rig.js';
+import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Junk {
   bytes: Uint8Array;

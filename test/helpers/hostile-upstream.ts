@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { decodeNack, type DecodedNack } from '../../../src/wire/nack.js';
+import { decodeNack, type DecodedNack } from '../../src/wire/nack.js';
 
 /**
  * Where a hostile datagram is sent from:

@@ -11,11 +11,11 @@ import { FrameVer, type UdpTransportOptions } from '../../src/index.js';
 import { MAGIC } from '../../src/wire/index.js';
 import { UpstreamEmulator, buildFrame } from '../../src/testing/index.js';
 import type { UdpTransportStats } from '../../src/transport/udp.js';
-import { ack, miss, rawResponse, throttled } from './helpers/datagrams.js';
-import { HostileUpstream, type HostileTurn, type Source } from './helpers/hostile-upstream.js';
-import { counts, ignoreCounters, rig, type Rig } from './helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from './helpers/resources.js';
-import { waitFor } from './helpers/wait.js';
+import { ack, miss, rawResponse, throttled } from '../helpers/datagrams.js';
+import { HostileUpstream, type HostileTurn, type Source } from '../helpers/hostile-upstream.js';
+import { counts, ignoreCounters, rig, type Rig } from '../helpers/rig.js';
+import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { waitFor } from '../helpers/wait.js';
 
 const H = 0x5eed_0000_0000_0007n;
 const S = 4242n;

@@ -1,14 +1,14 @@
 import { createSocket } from 'node:dgram';
-import { ProxyClient, UdpTransport, type ProxyClientOptions } from '../../../src/index.js';
+import { ProxyClient, UdpTransport, type ProxyClientOptions } from '../../src/index.js';
 import type {
   DedupedEvent,
   DroppedEvent,
   ComponentError,
   FailedEvent,
   RecoveredEvent,
-} from '../../../src/client/events.js';
-import type { UdpTransportOptions, UdpTransportStats } from '../../../src/transport/udp.js';
-import { RecordingCache, RecordingRetransmitter } from '../../../src/testing/index.js';
+} from '../../src/client/events.js';
+import type { UdpTransportOptions, UdpTransportStats } from '../../src/transport/udp.js';
+import { RecordingCache, RecordingRetransmitter } from '../../src/testing/index.js';
 
 const IGNORE_COUNTERS = [
   'foreignSource',

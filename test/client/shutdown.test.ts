@@ -14,10 +14,10 @@ import {
   type RetryEndpointOptions,
 } from '../../src/testing/index.js';
 import { encodeNack } from '../../src/wire/nack.js';
-import { collect, type Events } from './helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from './helpers/resources.js';
-import { stillOpen } from './helpers/ports.js';
-import { waitFor, within } from './helpers/wait.js';
+import { collect, type Events } from '../helpers/rig.js';
+import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { stillOpen } from '../helpers/ports.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 let baseline: ResourceCounts = openResources();

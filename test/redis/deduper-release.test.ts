@@ -5,10 +5,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { RedisDeduper, createRedisClient } from '../src/redis/index.js';
-import { cacheKey } from '../src/wire/index.js';
-import { describeRedis, startRedisServer } from './helpers/redis-server.js';
-import type { RedisServer } from './helpers/redis-server.js';
+import { RedisDeduper, createRedisClient } from '../../src/redis/index.js';
+import { cacheKey } from '../../src/wire/index.js';
+import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 
 const HASH = 0xc1a1_0000_0000_0007n;
 const KEY = cacheKey(HASH, 42n);

@@ -6,11 +6,11 @@
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { RedisCache, RedisDeduper, createRedisClient } from '../src/redis/index.js';
-import { cacheKey } from '../src/wire/index.js';
-import { buildFrame } from '../src/testing/frames.js';
-import { describeRedis, startRedisServer } from './helpers/redis-server.js';
-import type { RedisServer } from './helpers/redis-server.js';
+import { RedisCache, RedisDeduper, createRedisClient } from '../../src/redis/index.js';
+import { cacheKey } from '../../src/wire/index.js';
+import { buildFrame } from '../../src/testing/frames.js';
+import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 
 const HASH = 0x5a5a_0000_0000_0011n;
 const CLAIM = cacheKey(HASH, 1n);

@@ -1,10 +1,10 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MulticastRetransmitter } from '../src/multicast/index.js';
-import { FrameVer } from '../src/wire/index.js';
-import { buildFrame } from '../src/testing/frames.js';
-import { beefFrame, bundleFrame, fragmentFrame, key32, topicId } from './helpers/spec-frames.js';
+import { MulticastRetransmitter } from '../../src/multicast/index.js';
+import { FrameVer } from '../../src/wire/index.js';
+import { buildFrame } from '../../src/testing/frames.js';
+import { beefFrame, bundleFrame, fragmentFrame, key32, topicId } from '../helpers/spec-frames.js';
 
 // Every socket here is bound to ::1 or, for multicast, joined on the loopback interface with
 // hop limit 0 (Linux never transmits such packets; it only loops them back locally).

@@ -17,10 +17,10 @@ import {
   buildFrame,
 } from '../../src/testing/index.js';
 import type { Lookup } from '../../src/transport/udp.js';
-import { FaultyRecorder, FaultyTransport, type Mode } from './helpers/faulty.js';
-import { collect, roomyTransport, type Events } from './helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from './helpers/resources.js';
-import { tick, within } from './helpers/wait.js';
+import { FaultyRecorder, FaultyTransport, type Mode } from '../helpers/faulty.js';
+import { collect, roomyTransport, type Events } from '../helpers/rig.js';
+import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { tick, within } from '../helpers/wait.js';
 
 const A = '[::1]:9301';
 const B = '[::1]:9302';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadOptionalPeer } from '../src/optional-peer.js';
+import { loadOptionalPeer } from '../../src/optional-peer.js';
 
 describe('loadOptionalPeer', () => {
   it('returns the module when the peer is installed', () => {

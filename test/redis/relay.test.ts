@@ -5,18 +5,18 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { UdpTransport, cacheKey } from '../src/index.js';
-import { RedisCache } from '../src/redis/index.js';
+import { UdpTransport, cacheKey } from '../../src/index.js';
+import { RedisCache } from '../../src/redis/index.js';
 import {
   TestConsumer,
   UpstreamEmulator,
   buildFrame,
   loopbackAddress,
   type ConsumerDatagram,
-} from '../src/testing/index.js';
-import { UdpDomain, startRelay, type RunningRelay } from '../examples/relay.js';
-import { describeRedis, startRedisServer } from './helpers/redis-server.js';
-import type { RedisServer } from './helpers/redis-server.js';
+} from '../../src/testing/index.js';
+import { UdpDomain, startRelay, type RunningRelay } from '../../examples/relay.js';
+import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 
 const FLOW = 0x7e1a_0000_0000_0001n;
 const frameKey = (seq: bigint) => Buffer.concat([Buffer.from('bre:frame:'), cacheKey(FLOW, seq)]);

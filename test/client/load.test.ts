@@ -13,9 +13,9 @@ import {
   UpstreamEmulator,
   buildFrame,
 } from '../../src/testing/index.js';
-import { roomyTransport } from './helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from './helpers/resources.js';
-import { tick, within } from './helpers/wait.js';
+import { roomyTransport } from '../helpers/rig.js';
+import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { tick, within } from '../helpers/wait.js';
 
 const TOTAL = 1_000_000;
 const QUEUE_DEPTH = 1000;

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { RedisCache, RedisDeduper, createRedisClient } from '../src/redis/index.js';
-import { cacheKey } from '../src/wire/index.js';
-import { buildFrame } from '../src/testing/frames.js';
-import { describeRedis, startRedisServer } from './helpers/redis-server.js';
-import type { RedisServer } from './helpers/redis-server.js';
+import { RedisCache, RedisDeduper, createRedisClient } from '../../src/redis/index.js';
+import { cacheKey } from '../../src/wire/index.js';
+import { buildFrame } from '../../src/testing/frames.js';
+import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 
 // HashKey and SeqNum chosen so the key holds 0x00, 0xFF and bytes that are not valid UTF-8.
 const HASH = 0xff00_80c3_28fe_0001n;

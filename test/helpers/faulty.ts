@@ -1,5 +1,5 @@
-import type { Recorder } from '../../../src/client/components.js';
-import type { ExchangeOptions, Reply, Transport } from '../../../src/transport/transport.js';
+import type { Recorder } from '../../src/client/components.js';
+import type { ExchangeOptions, Reply, Transport } from '../../src/transport/transport.js';
 
 /** How a faulty component misbehaves. */
 export type Mode = 'throw' | 'reject' | 'hang';
