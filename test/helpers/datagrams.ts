@@ -196,7 +196,8 @@ export type Verdict =
 /**
  * What the spec says a datagram from the asked upstream means for a request of
  * (`hashKey`, `seq`): an answer that ends the exchange (the frame, MISS, THROTTLED for this
- * seq), an ACK to count, or junk by reason. Written from DESIGN.md §2/§4, using the codecs.
+ * seq), an ACK to count, or junk by reason. Written from the BRC-126 response and frame
+ * layouts (a frame answers only with the requested HashKey and SeqNum), using the codecs.
  * A 16-byte datagram is read as a response (no frame is that short): one the response codec
  * refuses is malformed, whatever its type byte says.
  */
