@@ -1,77 +1,53 @@
 /**
  * Fault injection: every injected component throwing, rejecting and hanging; transports
- * that break or answer nonsense; DNS failures; ICMP port-unreachable; hostile gap objects.
- * The client keeps serving, reports each fault exactly once, and every gap still ends in
- * exactly one outcome.
+ * that break or answer nonsense; hostile gap objects. The client keeps serving, reports
+ * each fault exactly once, and every gap still ends in exactly one outcome. (DNS failures
+ * and ICMP port-unreachable, over real sockets: test/transport/faults.test.ts.)
  */
-import { createSocket } from 'node:dgram';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ProxyClient, type Logger, type ProxyStats } from '../../src/index.js';
-import {
-  FakeTransport,
-  RecordingCache,
-  RecordingDeduper,
-  RecordingRetransmitter,
-  UpstreamEmulator,
-  buildFrame,
-} from '../../src/testing/index.js';
-import type { Lookup } from '../../src/transport/udp.js';
+import { describe, expect, it } from 'vitest';
+import type { Logger, Recorder, Transport } from '../../src/index.js';
+import { FakeTransport, RecordingCache, RecordingDeduper } from '../../src/testing/index.js';
+import { expectAccounting } from '../helpers/events.js';
 import { FaultyRecorder, FaultyTransport, type Mode } from '../helpers/faulty.js';
-import { collect, roomyTransport, type Events } from '../helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { A, B, harness, type HarnessOptions } from '../helpers/harness.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { tick, within } from '../helpers/wait.js';
 
-const A = '[::1]:9301';
-const B = '[::1]:9302';
 const MODES: Mode[] = ['throw', 'reject', 'hang'];
 
-const cleanups: (() => Promise<void> | void)[] = [];
-let baseline: ResourceCounts = openResources();
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  expect(await settleLeaks(baseline)).toEqual([]);
-  baseline = openResources();
-});
-
-function accountingHolds(s: ProxyStats, e: Events): void {
-  expect(s.requests).toBe(s.recovered + s.failedTotal + s.dedupedTotal);
-  expect(e.recovered).toHaveLength(s.recovered);
-  expect(e.failed).toHaveLength(s.failedTotal);
-  expect(e.deduped).toHaveLength(s.dedupedTotal);
-  expect(e.dropped).toHaveLength(s.droppedTotal);
-  const errors = Object.values(s.errors).reduce((a, b) => a + b, 0) - s.errors.listener;
-  expect(e.error).toHaveLength(errors);
-}
+const leaks = useLeakCheck();
 
 /**
- * A client over a FakeTransport that serves everything, after the interceptors `script`
- * adds (the oldest matching interceptor wins).
+ * A harness with a RecordingDeduper, short component timeouts and no failure memory, over
+ * the given transport (a FakeTransport by default); closed after the test.
  */
-function fakeClient(
-  extra: Partial<ConstructorParameters<typeof ProxyClient>[0]> = {},
-  script: (t: FakeTransport) => void = () => undefined,
+function faultClient<T extends Transport = FakeTransport>(
+  extra: HarnessOptions<T, RecordingCache, Recorder> = {},
 ) {
-  const transport = new FakeTransport();
-  script(transport);
-  transport.intercept('*').serve().persist();
-  const cache = new RecordingCache();
-  const retransmitter = new RecordingRetransmitter();
   const deduper = new RecordingDeduper();
-  const client = new ProxyClient({
-    upstreams: [A, B],
-    cache,
-    retransmitter,
+  const h = harness<T, RecordingCache, Recorder>({
     deduper,
-    transport,
     componentTimeoutMs: 50,
     failureMemoryMs: 0,
     ...extra,
   });
-  const events = collect(client);
-  cleanups.push(() => client.close());
-  return { client, transport, cache, retransmitter, deduper, events };
+  leaks.closeAfter(h);
+  return { ...h, deduper };
+}
+
+/**
+ * A {@link faultClient} whose FakeTransport serves everything, after the interceptors
+ * `script` adds (the oldest matching interceptor wins).
+ */
+function fakeClient(
+  extra: Omit<HarnessOptions<FakeTransport, RecordingCache, Recorder>, 'transport'> = {},
+  script: (t: FakeTransport) => void = () => undefined,
+) {
+  const h = faultClient(extra);
+  script(h.transport);
+  h.transport.intercept('*').serve().persist();
+  return h;
 }
 
 describe('cache, retransmitter and deduper that fail', () => {
@@ -112,7 +88,7 @@ describe('cache, retransmitter and deduper that fail', () => {
       s = h.client.stats();
       expect(s.recovered).toBe(2 * n);
       expect(s.errors[component]).toBe(n);
-      accountingHolds(s, h.events);
+      expectAccounting(s, h.events);
     },
   );
 });
@@ -138,7 +114,7 @@ describe('recorder that fails', () => {
     expect(recorder.faultyCalls).toBeGreaterThan(10);
     expect(s.errors.recorder).toBe(expected);
     expect(h.events.error.filter((e) => e.component === 'recorder')).toHaveLength(expected);
-    accountingHolds(s, h.events);
+    expectAccounting(s, h.events);
   });
 });
 
@@ -156,7 +132,12 @@ describe('transport that fails', () => {
     inner.intercept(B).serve().persist();
     const transport = new FaultyTransport(inner, new Map([[A, mode]]));
     // Without hedging, so each fault is reported before its gap ends.
-    const h = fakeClient({ transport, timeoutMs: 100, gapDeadlineMs: 10_000, hedgeAfterMs: false });
+    const h = faultClient({
+      transport,
+      timeoutMs: 100,
+      gapDeadlineMs: 10_000,
+      hedgeAfterMs: false,
+    });
     for (let s = 0; s < 3; s++) h.client.enqueue({ hashKey: 7n, startSeq: BigInt(s) });
     await within(h.client.onIdle(), 'onIdle with a faulty transport');
     const s = h.client.stats();
@@ -173,7 +154,7 @@ describe('transport that fails', () => {
       for (const f of faults) expect(f).toMatchObject({ operation: 'exchange', upstream: A });
     }
     expect(h.cache.stored).toHaveLength(3);
-    accountingHolds(s, h.events);
+    expectAccounting(s, h.events);
   });
 });
 
@@ -238,7 +219,7 @@ describe('event listeners and loggers that throw', () => {
         droppedTotal: 4,
       });
       expect(s.errors.cache).toBe(1);
-      accountingHolds(s, h.events);
+      expectAccounting(s, h.events);
       await within(h.client.close(), 'close with a throwing logger');
     },
   );
@@ -314,7 +295,7 @@ describe('hostile gap objects', () => {
     for (const gap of [throwing, trap]) expect(h.client.enqueue(gap as never)).toBe(false);
     await h.client.onIdle();
     const s = h.client.stats();
-    accountingHolds(s, h.events);
+    expectAccounting(s, h.events);
     expect(s.requests).toBe(1 + 2 + 2 + 1);
     expect(s.dropped.invalid).toBe(2);
     expect(h.transport.sent.map((n) => n.nack.startSeq).sort((x, y) => Number(x - y))).toEqual([
@@ -336,137 +317,4 @@ describe('hostile gap objects', () => {
     await h.client.onIdle();
     expect([...(h.transport.sent[0]?.nack.subtreeId ?? [])]).toEqual(new Array(32).fill(7));
   });
-});
-
-describe('DNS failures (UdpTransport lookup)', () => {
-  async function emulator(): Promise<UpstreamEmulator> {
-    const emu = await UpstreamEmulator.start({ host: '::1' });
-    cleanups.push(() => emu.close());
-    return emu;
-  }
-
-  const lookups: [string, Lookup][] = [
-    [
-      'rejects',
-      () =>
-        Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' })),
-    ],
-    [
-      'throws synchronously',
-      () => {
-        throw new Error('lookup exploded');
-      },
-    ],
-    ['never answers', () => new Promise(() => undefined)],
-    [
-      'answers a name, not an address',
-      () => Promise.resolve({ address: 'upstream.example', family: 4 }),
-    ],
-    ['answers null', () => Promise.resolve(null as never)],
-    ['answers an address nobody listens on', () => Promise.resolve({ address: '::1', family: 6 })],
-  ];
-
-  it.each(lookups)('a lookup that %s: the next upstream serves', async (_, lookup) => {
-    const emu = await emulator();
-    emu.put(buildFrame({ hashKey: 3n, seq: 1n }));
-    emu.put(buildFrame({ hashKey: 3n, seq: 2n }));
-    const transport = roomyTransport({ lookup });
-    cleanups.push(() => transport.close());
-    const h = fakeClient({
-      upstreams: ['upstream.example:9', emu.endpoint],
-      transport,
-      timeoutMs: 200,
-      gapDeadlineMs: 20_000,
-    });
-    h.client.enqueue({ hashKey: 3n, startSeq: 1n });
-    h.client.enqueue({ hashKey: 3n, startSeq: 2n });
-    await within(h.client.onIdle(), 'onIdle with a failing lookup');
-    const s = h.client.stats();
-    expect(s).toMatchObject({ recovered: 2, failedTotal: 0 });
-    expect(h.events.recovered.every((e) => e.upstream === emu.endpoint)).toBe(true);
-    expect(s.upstreams[0]?.replies.frame).toBe(0);
-    accountingHolds(s, h.events);
-  });
-
-  it('a lookup that misreports the family still reaches the upstream', async () => {
-    const emu = await emulator();
-    emu.put(buildFrame({ hashKey: 3n, seq: 1n }));
-    const transport = roomyTransport({
-      lookup: () => Promise.resolve({ address: '::1', family: 4 }),
-    });
-    cleanups.push(() => transport.close());
-    const h = fakeClient({
-      upstreams: [`upstream.example:${emu.port}`],
-      transport,
-      timeoutMs: 2000,
-    });
-    h.client.enqueue({ hashKey: 3n, startSeq: 1n });
-    await h.client.onIdle();
-    expect(h.client.stats()).toMatchObject({ recovered: 1 });
-  });
-
-  it('a lookup that fails once is asked again next time', async () => {
-    const emu = await emulator();
-    emu.putRange(3n, 1n, 2n);
-    let calls = 0;
-    const lookup: Lookup = () =>
-      calls++ === 0
-        ? Promise.reject(new Error('SERVFAIL'))
-        : Promise.resolve({ address: '::1', family: 6 });
-    const transport = roomyTransport({ lookup });
-    cleanups.push(() => transport.close());
-    const h = fakeClient({
-      upstreams: [`upstream.example:${emu.port}`],
-      transport,
-      timeoutMs: 2000,
-    });
-    h.client.enqueue({ hashKey: 3n, startSeq: 1n });
-    await h.client.onIdle();
-    h.client.enqueue({ hashKey: 3n, startSeq: 2n });
-    await h.client.onIdle();
-    expect(h.client.stats()).toMatchObject({ recovered: 1, failed: { exhausted: 1 } });
-    expect(h.events.recovered[0]?.seq).toBe(2n);
-  });
-});
-
-describe('ICMP port unreachable (NACK to a closed loopback port)', () => {
-  async function closedPort(host: string): Promise<number> {
-    const s = createSocket(host === '::1' ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve) => s.bind(0, host, resolve));
-    const port = s.address().port;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    return port;
-  }
-
-  it.each(['127.0.0.1', '::1'])(
-    'on %s: the next upstream serves, the socket keeps working',
-    async (host) => {
-      const emu = await UpstreamEmulator.start({ host });
-      cleanups.push(() => emu.close());
-      emu.putRange(4n, 0n, 9n);
-      const port = await closedPort(host);
-      const dead = host === '::1' ? `[::1]:${port}` : `127.0.0.1:${port}`;
-      const transport = roomyTransport();
-      cleanups.push(() => transport.close());
-      const h = fakeClient({
-        upstreams: [dead, emu.endpoint],
-        transport,
-        timeoutMs: 5000,
-        demoteAfter: 2,
-      });
-      for (let s = 0; s < 10; s++) h.client.enqueue({ hashKey: 4n, startSeq: BigInt(s) });
-      await within(h.client.onIdle(), 'onIdle with an unreachable upstream');
-      const s = h.client.stats();
-      expect(s).toMatchObject({ recovered: 10, failedTotal: 0, hedges: 0 });
-      expect(h.events.recovered.every((e) => e.upstream === emu.endpoint)).toBe(true);
-      // The connected socket heard the ICMP error: each attempt ended at once as an error,
-      // never as a timeout (5 s here) and never hedged past.
-      const deadStats = s.upstreams.find((u) => u.upstream === dead);
-      expect(deadStats?.replies).toMatchObject({ frame: 0, timeout: 0, overtaken: 0 });
-      expect(deadStats?.replies.error).toBeGreaterThan(0);
-      expect(deadStats?.state).toBe('demoted');
-      expect(transport.stats().unreachable).toBe(deadStats?.replies.error);
-      expect(s.errors.transport).toBe(0);
-    },
-  );
 });

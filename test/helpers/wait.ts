@@ -1,6 +1,6 @@
 /**
- * Liveness helpers for the hardening suite. They bound every wait; nothing here asserts on
- * speed: a timeout only says "this never happened", never "this was slow".
+ * Liveness helpers. They bound every wait; nothing here asserts on speed: a timeout only
+ * says "this never happened", never "this was slow".
  */
 
 /** Resolves after `ms`. */
@@ -39,5 +39,21 @@ export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 1
     return await Promise.race([promise, bound]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Retries `fn` every 50 ms until it resolves (e.g. a Redis client reconnecting); rethrows its
+ * last error after `timeoutMs`.
+ */
+export async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (performance.now() > deadline) throw err;
+      await sleep(50);
+    }
   }
 }

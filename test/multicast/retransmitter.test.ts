@@ -1,22 +1,20 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MulticastRetransmitter } from '../../src/multicast/index.js';
 import { FrameVer } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/frames.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { beefFrame, bundleFrame, fragmentFrame, key32, topicId } from '../helpers/spec-frames.js';
 
 // Every socket here is bound to ::1 or, for multicast, joined on the loopback interface with
 // hop limit 0 (Linux never transmits such packets; it only loops them back locally).
 const LO = '::%lo';
-const opened: Array<{ close(): unknown }> = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
+const leaks = useLeakCheck();
 
 async function receiver(address: string, group?: string): Promise<Socket> {
   const socket = createSocket({ type: 'udp6', reuseAddr: true });
-  opened.push({ close: () => new Promise<void>((r) => socket.close(() => r())) });
+  leaks.defer(() => new Promise<void>((r) => socket.close(() => r())));
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(0, address, () => resolve());
@@ -87,7 +85,7 @@ describe('MulticastRetransmitter over loopback', () => {
           ? { port, interfaces: ['lo'], hopLimit: 0 }
           : { port, route: () => ({ address: '::1', port }) },
       );
-      opened.push(mt);
+      leaks.closeAfter(mt);
       const got = nextMessages(rx, 1);
       await mt.retransmit(txFrame, txFrame.subarray(8, 40));
       expect((await got)[0]!.equals(txFrame)).toBe(true);
@@ -107,7 +105,7 @@ describe('MulticastRetransmitter over loopback', () => {
         return { address: '::1', port: rx.address().port };
       },
     });
-    opened.push(mt);
+    leaks.closeAfter(mt);
     const block = buildFrame({ hashKey: 5n, seq: 6n, frameVer: FrameVer.Block });
     // SHA-256('tm_ship') starts 0xefeffdf8: BEEF group 0x1000 + 0xefe at 12 bits.
     const beef = beefFrame({ topicId: topicId('tm_ship'), contentId: key32(0xc3000000) });
@@ -139,7 +137,7 @@ describe('MulticastRetransmitter over loopback', () => {
       hopLimit: 0,
       route: () => ({ address: '::1', port: rx.address().port }),
     });
-    opened.push(mt);
+    leaks.closeAfter(mt);
     const got = nextMessages(rx, 2);
     await mt.retransmit(txFrame, txFrame.subarray(8, 40));
     const copies = await got;
@@ -167,7 +165,7 @@ describe('MulticastRetransmitter errors', () => {
       interfaces: ['no-such-if0'],
       route: () => ({ address: '::1', port: 9 }),
     });
-    opened.push(mt);
+    leaks.closeAfter(mt);
     await expect(mt.retransmit(txFrame, txFrame.subarray(8, 40))).rejects.toThrow(/no-such-if0/);
     await mt.close();
     await expect(mt.retransmit(txFrame, txFrame.subarray(8, 40))).rejects.toThrow(/closed/);
@@ -175,7 +173,7 @@ describe('MulticastRetransmitter errors', () => {
 
   it('rejects bytes that are not a data frame without sending', async () => {
     const mt = new MulticastRetransmitter({ port: 9, route: () => ({ address: '::1', port: 9 }) });
-    opened.push(mt);
+    leaks.closeAfter(mt);
     await expect(mt.retransmit(Buffer.alloc(120), Buffer.alloc(32))).rejects.toThrow(/magic/);
   });
 });

@@ -1,10 +1,10 @@
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PrometheusRecorder } from '../../src/prometheus/index.js';
-import { ProxyClient } from '../../src/client/proxy-client.js';
 import { MemoryCache } from '../../src/store/memory-cache.js';
-import { RecordingRetransmitter } from '../../src/testing/recorders.js';
 import { UpstreamEmulator } from '../../src/testing/emulator.js';
+import { harness } from '../helpers/harness.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 
 interface Sample {
   name: string;
@@ -138,24 +138,20 @@ describe('PrometheusRecorder', () => {
 });
 
 describe('PrometheusRecorder on a ProxyClient (loopback upstream emulator)', () => {
-  const cleanup: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const c of cleanup.splice(0).reverse()) await c();
-  });
+  const leaks = useLeakCheck();
 
   it('reflects recoveries, failures and upstream replies of a real client', async () => {
-    const upstream = await UpstreamEmulator.start();
-    cleanup.push(() => upstream.close());
+    const upstream = leaks.closeAfter(await UpstreamEmulator.start());
     upstream.putRange(7n, 1n, 3n);
-    const recorder = new PrometheusRecorder();
-    const client = new ProxyClient({
-      upstreams: [upstream.endpoint],
-      cache: new MemoryCache(),
-      retransmitter: new RecordingRetransmitter(),
-      recorder,
-      timeoutMs: 500,
-    });
-    cleanup.push(() => client.close());
+    const { client, recorder } = leaks.closeAfter(
+      harness({
+        transport: 'own',
+        upstreams: [upstream.endpoint],
+        cache: new MemoryCache(),
+        recorder: new PrometheusRecorder(),
+        timeoutMs: 500,
+      }),
+    );
     for (const seq of [1n, 2n, 3n, 4n])
       expect(client.enqueue({ hashKey: 7n, startSeq: seq })).toBe(true);
     expect(client.enqueue({ hashKey: 7n, startSeq: 9n, flags: 0x01 })).toBe(false);

@@ -1,10 +1,12 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { RedisCache, RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/frames.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
+import { eventually } from '../helpers/wait.js';
 
 // HashKey and SeqNum chosen so the key holds 0x00, 0xFF and bytes that are not valid UTF-8.
 const HASH = 0xff00_80c3_28fe_0001n;
@@ -15,9 +17,9 @@ const FRAME = buildFrame({ hashKey: HASH, seq: SEQ });
 const rawKey = (prefix: string, key: Uint8Array) => Buffer.concat([Buffer.from(prefix), key]);
 
 describeRedis('Redis adapters against a real redis-server', () => {
+  const leaks = useLeakCheck();
   let server: RedisServer;
   let raw: Redis;
-  const closers: Array<() => Promise<unknown>> = [];
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -32,18 +34,15 @@ describeRedis('Redis adapters against a real redis-server', () => {
   beforeEach(async () => {
     await raw.flushall();
   });
-  afterEach(async () => {
-    for (const close of closers.splice(0)) await close();
-  });
 
   function cacheFor(options: ConstructorParameters<typeof RedisCache>[0] = {}): RedisCache {
     const cache = new RedisCache({ url: server.url, ...options });
-    closers.push(() => cache.close());
+    leaks.defer(() => cache.close());
     return cache;
   }
   function deduperFor(options: ConstructorParameters<typeof RedisDeduper>[0] = {}): RedisDeduper {
     const deduper = new RedisDeduper({ url: server.url, ...options });
-    closers.push(() => deduper.close());
+    leaks.defer(() => deduper.close());
     return deduper;
   }
 
@@ -132,7 +131,7 @@ describeRedis('Redis adapters against a real redis-server', () => {
 
   it('shares an injected client and leaves it open on close()', async () => {
     const client = createRedisClient(server.url);
-    closers.push(() => client.quit());
+    leaks.defer(() => client.quit());
     const cache = new RedisCache({ client });
     const deduper = new RedisDeduper({ client });
     await cache.store(KEY, FRAME, 1_000);
@@ -156,7 +155,7 @@ describeRedis('Redis adapters against a real redis-server', () => {
     const deduper = deduperFor();
     const shared = createRedisClient(server.url);
     shared.on('error', () => undefined);
-    closers.push(() => Promise.resolve(shared.disconnect()));
+    leaks.defer(() => shared.disconnect());
     const injected = new RedisDeduper({ client: shared });
     expect(await deduper.setNX(KEY, '1', 60_000)).toBe(true);
     expect(await injected.setNX(cacheKey(HASH, 1n), '1', 60_000)).toBe(true);
@@ -188,23 +187,10 @@ describeRedis('Redis adapters against a real redis-server', () => {
   it('rejects quickly when Redis was never reachable', async () => {
     const deadPort = server.port === 1 ? 2 : 1; // nothing listens on port 1 on loopback
     const deduper = new RedisDeduper({ url: `redis://127.0.0.1:${deadPort}` });
-    closers.push(() => deduper.close());
+    leaks.defer(() => deduper.close());
     const started = performance.now();
     await expect(deduper.setNX(KEY, '1', 1_000)).rejects.toThrow();
     await expect(deduper.setNX(KEY, '1', 1_000)).rejects.toThrow();
     expect(performance.now() - started).toBeLessThan(2_500);
   });
 });
-
-/** Retries `fn` until it resolves (Redis reconnecting), up to `timeoutMs`. */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}

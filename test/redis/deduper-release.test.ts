@@ -4,23 +4,24 @@
  * after ours vanished or expired) is never deleted.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
+import { sleep } from '../helpers/wait.js';
 
 const HASH = 0xc1a1_0000_0000_0007n;
 const KEY = cacheKey(HASH, 42n);
 const WINDOW = 60_000;
 const claimKey = (key: Uint8Array, prefix = 'bre:proxy:') =>
   Buffer.concat([Buffer.from(prefix), key]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describeRedis('RedisDeduper.release against a real redis-server', () => {
+  const leaks = useLeakCheck();
   let server: RedisServer;
   let raw: Redis;
-  const closers: Array<() => Promise<unknown>> = [];
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -35,14 +36,11 @@ describeRedis('RedisDeduper.release against a real redis-server', () => {
   beforeEach(async () => {
     await raw.flushall();
   });
-  afterEach(async () => {
-    for (const close of closers.splice(0)) await close();
-  });
 
   /** One endpoint's deduper (each has its own connection, as siblings do). */
   function endpoint(options: ConstructorParameters<typeof RedisDeduper>[0] = {}): RedisDeduper {
     const deduper = new RedisDeduper({ url: server.url, ...options });
-    closers.push(() => deduper.close());
+    leaks.defer(() => deduper.close());
     return deduper;
   }
 
@@ -138,7 +136,7 @@ describeRedis('RedisDeduper.release against a real redis-server', () => {
   it('works on a client shared with the host, and rejects while Redis is down', async () => {
     const shared = createRedisClient(server.url);
     shared.on('error', () => undefined);
-    closers.push(() => Promise.resolve(shared.disconnect()));
+    leaks.defer(() => shared.disconnect());
     const mine = new RedisDeduper({ client: shared });
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(true);
     await mine.release(KEY);

@@ -1,31 +1,32 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { ProxyClient } from '../../src/client/proxy-client.js';
 import { UdpTransport } from '../../src/transport/udp.js';
 import type { ComponentError } from '../../src/client/events.js';
 import { RedisCache, RedisDeduper } from '../../src/redis/index.js';
 import { UpstreamEmulator } from '../../src/testing/emulator.js';
 import { buildFrame } from '../../src/testing/frames.js';
-import { RecordingRetransmitter } from '../../src/testing/recorders.js';
 import { cacheKey } from '../../src/wire/index.js';
+import { harness, type Harness } from '../helpers/harness.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
+import { eventually, waitFor, within } from '../helpers/wait.js';
 
 const HASH = 0xfeed_0000_0000_00a1n;
 const GAPS = 1_000;
 
-/** One downstream endpoint of the fleet: its client and its own adapters on the shared Redis. */
-interface Endpoint {
-  client: ProxyClient;
-  cache: RedisCache;
+/**
+ * One downstream endpoint of the fleet: its client and its own adapters on the shared Redis,
+ * over its own transport when it has a source address of its own.
+ */
+interface Endpoint extends Harness<UdpTransport | undefined, RedisCache> {
   deduper: RedisDeduper;
-  retransmitter: RecordingRetransmitter;
+  /** The `error` events of its client. */
   errors: ComponentError[];
-  /** The endpoint's own transport, when it has a source address of its own. */
-  transport?: UdpTransport;
 }
 
 describeRedis('a fleet of ProxyClients sharing one Redis', () => {
+  useLeakCheck();
   let server: RedisServer;
   let raw: Redis;
   let upstream: UpstreamEmulator;
@@ -66,8 +67,7 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
     // A test that failed with Redis stopped must not fail the ones after it.
     if (redisDown) await startRedis();
     for (const e of fleet) {
-      await e.client.close();
-      await e.transport?.close();
+      await e.close();
       await e.cache.close();
       await e.deduper.close();
     }
@@ -76,23 +76,19 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
 
   /** An endpoint; with `bindAddress`, it sends from that address with the default pacing. */
   function endpoint(bindAddress?: string): Endpoint {
-    const cache = new RedisCache({ url: server.url });
     const deduper = new RedisDeduper({ url: server.url });
-    const retransmitter = new RecordingRetransmitter();
-    const transport = bindAddress === undefined ? undefined : new UdpTransport({ bindAddress });
-    const client = new ProxyClient({
+    const transport = bindAddress === undefined ? 'own' : new UdpTransport({ bindAddress });
+    const h = harness({
       upstreams: [upstream.endpoint],
-      cache,
+      cache: new RedisCache({ url: server.url }),
       deduper,
-      retransmitter,
+      transport,
       workers: 16,
       timeoutMs: 2_000,
       componentTimeoutMs: 2_000,
-      ...(transport === undefined ? { nackRate: false } : { transport }),
+      ...(transport === 'own' ? { nackRate: false as const } : {}),
     });
-    const errors: ComponentError[] = [];
-    client.on('error', (e) => errors.push(e));
-    return { client, cache, deduper, retransmitter, errors, transport };
+    return { ...h, deduper, errors: h.events.error };
   }
 
   /** Both endpoints miss the same frames: each gap is enqueued on both. */
@@ -150,7 +146,7 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
 
   it('keeps recovering while Redis is down, reports the errors, and dedups again once it is back', async () => {
     await stopRedis();
-    await bounded(recoverOnBoth(1, 50), 'recovery while Redis is down', 10_000);
+    await within(recoverOnBoth(1, 50), 'recovery while Redis is down', 10_000);
 
     // Without the shared claim both endpoints fetch: availability over strictness.
     const [a, b] = fleet.map((e) => e.client.stats());
@@ -193,7 +189,7 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
     }
     // Redis goes away once the run is under way; gaps still queued or in flight then, and
     // the ones that follow, meet it down (however long stopping it takes).
-    await waitUntil(
+    await waitFor(
       () => fleet.some((e) => e.client.stats().recovered > 0),
       'the first recovery',
       10_000,
@@ -202,7 +198,7 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
     for (let s = 101; s <= 120; s++) {
       for (const e of fleet) e.client.enqueue({ hashKey: HASH, startSeq: BigInt(s) });
     }
-    await bounded(
+    await within(
       Promise.all(fleet.map((e) => e.client.onIdle())),
       'every gap to end while Redis stops',
       10_000,
@@ -228,7 +224,7 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
     const gaps = 200;
     upstream.putRange(HASH, 1n, BigInt(gaps));
     for (const e of fleet) {
-      await e.client.close();
+      await e.close();
       await e.cache.close();
       await e.deduper.close();
     }
@@ -246,38 +242,3 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
     expect(fleet.flatMap((e) => e.errors)).toEqual([]);
   });
 });
-
-/** Resolves with `work`, or rejects naming `what` if it has not settled after `timeoutMs`. */
-async function bounded<T>(work: Promise<T>, what: string, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, bound]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Resolves once `predicate` holds (polled); rejects naming `what` after `timeoutMs`. */
-async function waitUntil(predicate: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`${what} did not happen`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-/** Retries `check` until it passes (Redis reconnecting), up to `timeoutMs`. */
-async function eventually(check: () => Promise<void>, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}

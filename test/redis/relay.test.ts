@@ -15,6 +15,7 @@ import {
   type ConsumerDatagram,
 } from '../../src/testing/index.js';
 import { UdpDomain, startRelay, type RunningRelay } from '../../examples/relay.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 
@@ -25,6 +26,7 @@ const isResponse = (kind: string) => (d: ConsumerDatagram) =>
   d.kind === 'response' && d.response.kind === kind;
 
 describeRedis('examples/relay.ts with a RedisCache', () => {
+  useLeakCheck();
   let server: RedisServer;
   let raw: Redis;
   let host: string;

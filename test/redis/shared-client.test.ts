@@ -5,12 +5,14 @@
  */
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { RedisCache, RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/frames.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
+import { eventually } from '../helpers/wait.js';
 
 const HASH = 0x5a5a_0000_0000_0011n;
 const CLAIM = cacheKey(HASH, 1n);
@@ -18,9 +20,9 @@ const KEY = cacheKey(HASH, 2n);
 const FRAME = buildFrame({ hashKey: HASH, seq: 2n });
 
 describeRedis('a RedisCache and a RedisDeduper sharing one client', () => {
+  const leaks = useLeakCheck();
   let server: RedisServer;
   let raw: Redis;
-  const clients: Redis[] = [];
 
   beforeAll(async () => {
     server = await startRedisServer();
@@ -35,15 +37,12 @@ describeRedis('a RedisCache and a RedisDeduper sharing one client', () => {
     if (raw.status === 'wait') await raw.connect();
     await raw.flushall();
   });
-  afterEach(() => {
-    for (const c of clients.splice(0)) c.disconnect();
-  });
 
   function sharedClient(url = server.url): { redis: Redis; errors: Error[] } {
     const redis = createRedisClient(url);
     const errors: Error[] = [];
     redis.on('error', (err: Error) => errors.push(err));
-    clients.push(redis);
+    leaks.defer(() => redis.disconnect());
     return { redis, errors };
   }
 
@@ -134,16 +133,3 @@ describeRedis('a RedisCache and a RedisDeduper sharing one client', () => {
     expect(await hostConnect).toBeInstanceOf(Error);
   });
 });
-
-/** Retries `fn` until it resolves (the client reconnecting), up to `timeoutMs`. */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}

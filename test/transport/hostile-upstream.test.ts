@@ -6,15 +6,16 @@
  * storms, legacy frames. None may be cached or retransmitted; each is counted; the right
  * frame, when it follows in time, is still accepted.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { FrameVer, type UdpTransportOptions } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { FrameVer, type UdpTransport, type UdpTransportOptions } from '../../src/index.js';
 import { MAGIC } from '../../src/wire/index.js';
 import { UpstreamEmulator, buildFrame } from '../../src/testing/index.js';
 import type { UdpTransportStats } from '../../src/transport/udp.js';
 import { ack, miss, rawResponse, throttled } from '../helpers/datagrams.js';
 import { HostileUpstream, type HostileTurn, type Source } from '../helpers/hostile-upstream.js';
-import { counts, ignoreCounters, rig, type Rig } from '../helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { harness, type ClientOptions, type Harness } from '../helpers/harness.js';
+import { useLeakCheck } from '../helpers/leaks.js';
+import { counts, ignoreCounters, ignoredTotal, roomyTransport } from '../helpers/udp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const H = 0x5eed_0000_0000_0007n;
@@ -25,22 +26,20 @@ interface Junk {
   from?: Source;
 }
 
-const cleanups: (() => Promise<void>)[] = [];
-let baseline: ResourceCounts = {};
+const leaks = useLeakCheck();
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  expect(await settleLeaks(baseline)).toEqual([]);
-});
+/** A client over a real UdpTransport (4 MiB receive buffers), closed after the test. */
+type Rig = Harness<UdpTransport>;
+
+function rig(options: ClientOptions, transportOptions: UdpTransportOptions = {}): Rig {
+  return leaks.closeAfter(harness({ ...options, transport: roomyTransport(transportOptions) }));
+}
 
 async function startHostile(
   script: (turn: HostileTurn) => Promise<void> | void,
   host: '127.0.0.1' | '::1' = '127.0.0.1',
 ): Promise<HostileUpstream> {
-  baseline = Object.keys(baseline).length === 0 ? openResources() : baseline;
-  const h = await HostileUpstream.start({ host, script });
-  cleanups.push(() => h.close());
-  return h;
+  return leaks.closeAfter(await HostileUpstream.start({ host, script }));
 }
 
 function startRig(
@@ -53,7 +52,7 @@ function startRig(
     frameSource?: UdpTransportOptions['frameSource'];
   } = {},
 ): Rig {
-  const r = rig(
+  return rig(
     {
       upstreams,
       timeoutMs: extra.timeoutMs ?? 5000,
@@ -64,8 +63,6 @@ function startRig(
     },
     { lateReplyGuardMs: extra.lateReplyGuardMs ?? 2000, frameSource: extra.frameSource },
   );
-  cleanups.push(() => r.close());
-  return r;
 }
 
 /**
@@ -74,9 +71,12 @@ function startRig(
  */
 async function paced(r: Rig, turn: HostileTurn, junk: Junk[]): Promise<void> {
   for (const j of junk) {
-    const before = r.ignored();
+    const before = ignoredTotal(r.transport);
     await turn.send(j.bytes, j.from ?? 'self');
-    await waitFor(() => r.ignored() > before, 'the transport to count a junk datagram');
+    await waitFor(
+      () => ignoredTotal(r.transport) > before,
+      'the transport to count a junk datagram',
+    );
   }
 }
 
@@ -99,7 +99,7 @@ async function junkThenRight(
   expect(r.client.enqueue({ hashKey: H, startSeq: S })).toBe(true);
   await r.client.onIdle();
   expect(r.client.stats()).toMatchObject({ requests: 1, recovered: 1, failedTotal: 0 });
-  expect(ignoreCounters(r.counters())).toEqual(counts(expected));
+  expect(ignoreCounters(r.transport.stats())).toEqual(counts(expected));
   // Exactly the right bytes were cached and retransmitted, once.
   expect(r.cache.stored).toHaveLength(1);
   expect(Buffer.from(r.cache.stored[0]?.frame ?? []).equals(frame)).toBe(true);
@@ -125,9 +125,9 @@ function tempting(from: Source): Junk[] {
 }
 
 describe('replies from a source that was not asked', () => {
-  // The reference server sends the frame copy from its unicast-retransmit socket, another
-  // port of the asked host (DESIGN §2): the frame is taken from there, ACK, MISS and
-  // THROTTLED are not (they come from the NACK port).
+  // The reference retry-endpoint sends the frame copy from its unicast-retransmit socket,
+  // another port of the asked host: the frame is taken from there, ACK, MISS and THROTTLED
+  // are not (they come from the NACK port).
   it.each(['127.0.0.1', '::1'] as const)(
     'accepts the frame from another port of the asked host (its unicast socket); ACK, MISS, THROTTLED from there count as foreignSource (%s)',
     async (host) => {
@@ -154,7 +154,7 @@ describe('replies from a source that was not asked', () => {
       r.client.enqueue({ hashKey: H, startSeq: S });
       await r.client.onIdle();
       expect(r.client.stats()).toMatchObject({ requests: 1, recovered: 1, failedTotal: 0 });
-      expect(ignoreCounters(r.counters())).toEqual(counts({ foreignSource: 6 }));
+      expect(ignoreCounters(r.transport.stats())).toEqual(counts({ foreignSource: 6 }));
       expect(r.cache.stored).toHaveLength(1);
       expect(Buffer.from(r.cache.stored[0]?.frame ?? []).equals(frame)).toBe(true);
       expect(r.retransmitter.frames).toHaveLength(1);
@@ -171,8 +171,8 @@ describe('replies from a source that was not asked', () => {
     await r.client.onIdle();
     expect(r.client.stats()).toMatchObject({ recovered: 0, failed: { exhausted: 1 } });
     // Counted on arrival: before the timeout or after it, from a stranger either way.
-    await waitFor(() => r.counters().foreignSource === 7, 'seven foreign datagrams');
-    expect(ignoreCounters(r.counters())).toEqual(counts({ foreignSource: 7 }));
+    await waitFor(() => r.transport.stats().foreignSource === 7, 'seven foreign datagrams');
+    expect(ignoreCounters(r.transport.stats())).toEqual(counts({ foreignSource: 7 }));
     expect(r.cache.stored).toHaveLength(0);
     expect(r.retransmitter.frames).toHaveLength(0);
   });
@@ -313,9 +313,7 @@ describe('frames that are not the requested frame', () => {
 
 describe('floods and storms', () => {
   async function withEmulator(): Promise<UpstreamEmulator> {
-    const emu = await UpstreamEmulator.start({ host: '127.0.0.1' });
-    cleanups.push(() => emu.close());
-    return emu;
+    return leaks.closeAfter(await UpstreamEmulator.start({ host: '127.0.0.1' }));
   }
 
   it('an ACK flood ended by a MISS: counted, then the next upstream serves', async () => {
@@ -328,7 +326,7 @@ describe('floods and storms', () => {
         for (let i = 0; i < 10; i++) sends.push(turn.send(ack(S + 1n + BigInt(i))));
         await Promise.all(sends);
         const want = (burst + 1) * 60;
-        await waitFor(() => r.ignored() >= want, 'the ACK burst to be counted');
+        await waitFor(() => ignoredTotal(r.transport) >= want, 'the ACK burst to be counted');
       }
       await turn.send(miss());
     });
@@ -339,8 +337,8 @@ describe('floods and storms', () => {
     expect(r.client.stats()).toMatchObject({ recovered: 1, failedTotal: 0 });
     expect(r.events.recovered[0]?.upstream).toBe(emu.endpoint);
     // 500 flooded ACKs; the emulator sends its frame first, so its own ACK trails it.
-    await waitFor(() => r.counters().trailingAcks === 1, "the emulator's ACK");
-    expect(ignoreCounters(r.counters())).toEqual(
+    await waitFor(() => r.transport.stats().trailingAcks === 1, "the emulator's ACK");
+    expect(ignoreCounters(r.transport.stats())).toEqual(
       counts({ acks: 500, mismatchedSeq: 100, trailingAcks: 1 }),
     );
     expect(r.cache.stored).toHaveLength(1);
@@ -364,11 +362,11 @@ describe('floods and storms', () => {
     expect(r.client.stats().upstreams[0]?.replies.timeout).toBe(1);
     // Every ACK is counted: as an ACK while the request waited, as late once it timed out
     // (plus the emulator's own ACK, which trails its frame).
-    const acked = (): number => r.counters().acks + r.counters().lateReplies;
+    const acked = (): number => r.transport.stats().acks + r.transport.stats().lateReplies;
     await waitFor(() => acked() === 300, 'all ACKs to be counted');
-    await waitFor(() => r.counters().trailingAcks === 1, "the emulator's ACK");
-    expect(r.counters().acks).toBeGreaterThan(1);
-    expect(r.ignored()).toBe(301);
+    await waitFor(() => r.transport.stats().trailingAcks === 1, "the emulator's ACK");
+    expect(r.transport.stats().acks).toBeGreaterThan(1);
+    expect(ignoredTotal(r.transport)).toBe(301);
     expect(r.cache.stored).toHaveLength(1);
   });
 
@@ -392,13 +390,13 @@ describe('floods and storms', () => {
     const sent = storm * hostile.nacks.length;
     // Read on each poll: an attempt a hedge overtook still takes its MISS as its answer.
     const answered = (): number => r.client.stats().upstreams[0]?.replies.miss ?? 0;
-    const stray = (): number => r.counters().unsolicited + r.counters().lateReplies;
+    const stray = (): number => r.transport.stats().unsolicited + r.transport.stats().lateReplies;
     await waitFor(() => answered() + stray() === sent, 'every MISS to be accounted for');
     // Nothing else was ignored but the emulator's ACKs (one per gap it served, each after
     // its frame).
-    await waitFor(() => r.counters().trailingAcks === gaps, "the emulator's ACKs");
-    expect(r.ignored()).toBe(stray() + gaps);
-    expect(r.counters().acks).toBe(0);
+    await waitFor(() => r.transport.stats().trailingAcks === gaps, "the emulator's ACKs");
+    expect(ignoredTotal(r.transport)).toBe(stray() + gaps);
+    expect(r.transport.stats().acks).toBe(0);
     expect(r.cache.stored.map((x) => x.key).sort()).toHaveLength(gaps);
     expect(r.retransmitter.frames).toHaveLength(gaps);
   });
@@ -420,7 +418,6 @@ describe('floods and storms', () => {
       // Holds are counted on the first upstream alone: no hedge to the second.
       hedgeAfterMs: false,
     });
-    cleanups.push(() => r.close());
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     expect(r.client.stats()).toMatchObject({ recovered: 1, failedTotal: 0, throttleHolds: 2 });
@@ -429,10 +426,10 @@ describe('floods and storms', () => {
     expect(hostile.nacks).toHaveLength(3);
     await hostile.idle();
     const answered = r.client.stats().upstreams[0]?.replies.throttled ?? 0;
-    const stray = (): number => r.counters().unsolicited + r.counters().lateReplies;
+    const stray = (): number => r.transport.stats().unsolicited + r.transport.stats().lateReplies;
     await waitFor(() => answered + stray() === storm * 3, 'every THROTTLED to be counted');
-    await waitFor(() => r.counters().trailingAcks === 1, "the emulator's ACK");
-    expect(r.ignored()).toBe(stray() + 1); // + the emulator's ACK, after its frame
+    await waitFor(() => r.transport.stats().trailingAcks === 1, "the emulator's ACK");
+    expect(ignoredTotal(r.transport)).toBe(stray() + 1); // + the emulator's ACK, after its frame
     expect(r.cache.stored).toHaveLength(1);
   });
 
@@ -441,7 +438,6 @@ describe('floods and storms', () => {
       await turn.send(throttled(turn.nack.startSeq, 15)); // 125 ms << 15 ≈ 68 minutes
     });
     const r = rig({ upstreams: [hostile.endpoint], timeoutMs: 500, gapDeadlineMs: 800 });
-    cleanups.push(() => r.close());
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     expect(r.client.stats()).toMatchObject({ recovered: 0, failed: { deadline: 1 } });
@@ -465,7 +461,7 @@ describe('the ACK that trails a frame', () => {
         await turn.send(right());
         await waitFor(() => r.client.stats().recovered === 1, 'the first recovery');
         await turn.send(ack(S));
-        await waitFor(() => r.counters().trailingAcks === 1, 'the trailing ACK');
+        await waitFor(() => r.transport.stats().trailingAcks === 1, 'the trailing ACK');
         for (const b of lookalikes(S)) await turn.send(b);
       } else {
         // The next gap on the same connection: a late copy of the previous ACK must not
@@ -479,12 +475,17 @@ describe('the ACK that trails a frame', () => {
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     await hostile.idle();
-    await waitFor(() => r.ignored() === 3, 'the datagrams after the frame to be counted');
-    expect(ignoreCounters(r.counters())).toEqual(counts({ trailingAcks: 1, unsolicited: 2 }));
+    await waitFor(
+      () => ignoredTotal(r.transport) === 3,
+      'the datagrams after the frame to be counted',
+    );
+    expect(ignoreCounters(r.transport.stats())).toEqual(
+      counts({ trailingAcks: 1, unsolicited: 2 }),
+    );
     r.client.enqueue({ hashKey: H, startSeq: S + 1n });
     await r.client.onIdle();
     expect(r.client.stats()).toMatchObject({ recovered: 2, failedTotal: 0 });
-    expect(ignoreCounters(r.counters())).toEqual(
+    expect(ignoreCounters(r.transport.stats())).toEqual(
       counts({ trailingAcks: 2, unsolicited: 2, malformed: 2 }),
     );
     expect(r.client.stats().transport).toMatchObject({ sent: 2 });
@@ -514,9 +515,11 @@ describe('frames nobody is waiting for', () => {
     r.client.enqueue({ hashKey: H, startSeq: S });
     await r.client.onIdle();
     await hostile.idle();
-    await waitFor(() => r.ignored() === 3, 'the unprompted frames to be counted');
+    await waitFor(() => ignoredTotal(r.transport) === 3, 'the unprompted frames to be counted');
     // From the asked host (any port) it is unsolicited; from another address, foreign.
-    expect(ignoreCounters(r.counters())).toEqual(counts({ unsolicited: 2, foreignSource: 1 }));
+    expect(ignoreCounters(r.transport.stats())).toEqual(
+      counts({ unsolicited: 2, foreignSource: 1 }),
+    );
     phase = 'silent';
     r.client.enqueue({ hashKey: H, startSeq: S + 2n });
     await r.client.onIdle();
@@ -524,7 +527,7 @@ describe('frames nobody is waiting for', () => {
     r.client.enqueue({ hashKey: H, startSeq: S + 3n });
     await r.client.onIdle();
     await hostile.idle();
-    await waitFor(() => r.counters().lateReplies === 1, 'the late frame to be counted');
+    await waitFor(() => r.transport.stats().lateReplies === 1, 'the late frame to be counted');
     expect(r.client.stats()).toMatchObject({ recovered: 1, failed: { exhausted: 2 } });
     expect(r.cache.stored.map((x) => x.key)).toEqual([
       H.toString(16).padStart(16, '0') + S.toString(16).padStart(16, '0'),
@@ -546,7 +549,7 @@ describe('frames nobody is waiting for', () => {
       if (ta === undefined || tb === undefined) return;
       await ta.send(buildFrame({ hashKey: H, seq: b }));
       await tb.send(buildFrame({ hashKey: H, seq: a }));
-      await waitFor(() => r.counters().wrongGap === 2, 'the swapped frames to be counted');
+      await waitFor(() => r.transport.stats().wrongGap === 2, 'the swapped frames to be counted');
       await ta.send(buildFrame({ hashKey: H, seq: a }));
       await tb.send(buildFrame({ hashKey: H, seq: b }));
     });
@@ -556,7 +559,7 @@ describe('frames nobody is waiting for', () => {
     await r.client.onIdle();
     expect([...asked].sort()).toEqual([a, b]);
     expect(r.client.stats()).toMatchObject({ recovered: 2, failedTotal: 0 });
-    expect(ignoreCounters(r.counters())).toEqual(counts({ wrongGap: 2 }));
+    expect(ignoreCounters(r.transport.stats())).toEqual(counts({ wrongGap: 2 }));
     for (const e of r.events.recovered) {
       const stored = r.cache.stored.find(
         (x) => x.key === H.toString(16).padStart(16, '0') + e.seq.toString(16).padStart(16, '0'),

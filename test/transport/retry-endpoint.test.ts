@@ -1,51 +1,40 @@
 /**
  * A default-options ProxyClient (its own default UdpTransport) against the emulator's
- * default `retry-endpoint` behaviour, which answers as the reference server does (DESIGN
- * §2): the frame copy first, from its unicast-retransmit socket on another port, then the
+ * default `retry-endpoint` behaviour, which answers as the reference retry-endpoint server
+ * does: the frame copy first, from its unicast-retransmit socket on another port, then the
  * ACK from the NACK port; silent rate limits with the server's defaults; range NACKs
  * dropped. Real UDP on loopback.
  */
 import { createSocket } from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { FrameVer, MemoryCache, UdpTransport, cacheKey, type Cache } from '../../src/index.js';
 import {
-  FrameVer,
-  MemoryCache,
-  ProxyClient,
-  UdpTransport,
-  cacheKey,
-  type ProxyClientOptions,
-  type RecoveredEvent,
-} from '../../src/index.js';
-import {
-  RecordingRetransmitter,
   UpstreamEmulator,
   buildFrame,
   formatEndpoint,
   type EmulatorOptions,
 } from '../../src/testing/index.js';
+import { harness, type ClientOptions } from '../helpers/harness.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 
 const NO_LIMIT_HIT = { ip: 0, sequence: 0, chain: 0, group: 0 };
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0).reverse()) await c.close();
-});
+const leaks = useLeakCheck();
 
 async function upstream(options: EmulatorOptions = {}): Promise<UpstreamEmulator> {
-  const e = await UpstreamEmulator.start(options);
-  open.push(e);
-  return e;
+  return leaks.closeAfter(await UpstreamEmulator.start(options));
 }
 
-/** A client with default options but for `extra`, recording its outcomes. */
-function client(upstreams: string[], extra: Partial<ProxyClientOptions> = {}) {
-  const cache = new MemoryCache();
-  const retransmitter = new RecordingRetransmitter();
-  const c = new ProxyClient({ upstreams, cache, retransmitter, ...extra });
-  open.push(c);
-  const recovered: RecoveredEvent[] = [];
-  c.on('recovered', (e) => recovered.push(e));
-  return { client: c, cache, retransmitter, recovered };
+/**
+ * A client with default options but for `extra`, a MemoryCache and its own UdpTransport
+ * unless `transport` is given; closed after the test.
+ */
+function client(upstreams: string[], extra: ClientOptions & { transport?: UdpTransport } = {}) {
+  const { transport, ...rest } = extra;
+  const h = leaks.closeAfter(
+    harness({ upstreams, cache: new MemoryCache(), transport: transport ?? 'own', ...rest }),
+  );
+  return { ...h, recovered: h.events.recovered };
 }
 
 /**
@@ -115,14 +104,11 @@ describe('against the reference server behaviour (emulator default)', () => {
     const sent = frames(H, 0n, 24).filter((f) => f[6] === FrameVer.Bundle);
     expect(sent.length).toBe(3);
     for (const f of sent) up.put(f);
-    const retransmitter = new RecordingRetransmitter();
     const stored: { frame: Uint8Array; ttlMs: number }[] = [];
-    const c = new ProxyClient({
-      upstreams: [up.endpoint],
-      cache: { store: (_key, frame, ttlMs) => void stored.push({ frame, ttlMs }) },
-      retransmitter,
-    });
-    open.push(c);
+    const cache: Cache = { store: (_key, frame, ttlMs) => void stored.push({ frame, ttlMs }) };
+    const { client: c, retransmitter } = leaks.closeAfter(
+      harness({ upstreams: [up.endpoint], cache, transport: 'own' }),
+    );
     for (const f of sent) c.enqueue({ hashKey: H, startSeq: f.readBigUInt64BE(48) });
     await c.onIdle();
     expect(c.stats()).toMatchObject({ recovered: 3, failedTotal: 0 });
@@ -143,7 +129,6 @@ describe('against the reference server behaviour (emulator default)', () => {
       lookup: () =>
         new Promise((resolve) => setTimeout(() => resolve({ address: '::1', family: 6 }), 200)),
     });
-    open.push({ close: () => transport.close() });
     const { client: c } = client([`upstream.test:${up.port}`], { transport });
     for (let s = 1n; s <= 30n; s++) c.enqueue({ hashKey: H, startSeq: s });
     await c.onIdle();
@@ -228,7 +213,6 @@ describe('against the reference server behaviour (emulator default)', () => {
     it("is accepted with frameSource 'any'", async () => {
       const up = await otherHost();
       const transport = new UdpTransport({ frameSource: 'any' });
-      open.push({ close: () => transport.close() });
       const { client: c, cache, retransmitter } = client([up.endpoint], { transport });
       c.enqueue({ hashKey: H, startSeq: 9n });
       await c.onIdle();

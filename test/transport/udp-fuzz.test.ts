@@ -4,13 +4,13 @@
  * responses, frames for other gaps, oversize junk, datagrams from other ports and other
  * addresses), then the right frame. The client must accept exactly the right frame, cache
  * and retransmit nothing else, and count every other datagram under the reason the spec
- * gives it (DESIGN §4.3: frames from the asked host on any port are judged as frames; ACK,
- * MISS and THROTTLED count only from the asked port; anything from another address is
- * foreign).
+ * gives it. The reference retry-endpoint sends its frame copy from another port of its host,
+ * so frames from the asked host on any port are judged as frames; ACK, MISS and THROTTLED
+ * count only from the asked port; anything from another address is foreign.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MsgType } from '../../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MsgType, type UdpTransport } from '../../src/index.js';
 import { buildFrame } from '../../src/testing/index.js';
 import {
   ack,
@@ -22,8 +22,9 @@ import {
   type Verdict,
 } from '../helpers/datagrams.js';
 import { HostileUpstream, type Source } from '../helpers/hostile-upstream.js';
-import { ignoreCounters, rig, type Rig } from '../helpers/rig.js';
-import { openResources, settleLeaks, type ResourceCounts } from '../helpers/resources.js';
+import { harness, type Harness } from '../helpers/harness.js';
+import { useLeakCheck } from '../helpers/leaks.js';
+import { ignoreCounters, ignoredTotal, roomyTransport } from '../helpers/udp.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Junk {
@@ -122,32 +123,33 @@ function counterFor(
 }
 
 describe('loopback receive path under random hostile datagrams', () => {
+  const leaks = useLeakCheck();
   let hostile: HostileUpstream;
-  let r: Rig;
+  let r: Harness<UdpTransport>;
   let current: { c: Case; junk: Junk[] } | undefined;
-  let baseline: ResourceCounts;
 
   beforeAll(async () => {
-    baseline = openResources();
     hostile = await HostileUpstream.start({
       script: async (turn) => {
         const run = current;
         if (run === undefined) return;
         for (const j of run.junk) {
-          const before = r.ignored();
+          const before = ignoredTotal(r.transport);
           await turn.send(j.bytes, j.from);
-          await waitFor(() => r.ignored() > before, 'a junk datagram to be counted');
+          await waitFor(() => ignoredTotal(r.transport) > before, 'a junk datagram to be counted');
         }
         await turn.send(buildFrame({ hashKey: run.c.hashKey, seq: run.c.seq }));
       },
     });
-    r = rig({ upstreams: [hostile.endpoint], timeoutMs: 10_000, failureMemoryMs: 0 });
-  });
-
-  afterAll(async () => {
-    await r.close();
-    await hostile.close();
-    expect(await settleLeaks(baseline)).toEqual([]);
+    leaks.closeAfter(hostile);
+    r = leaks.closeAfter(
+      harness({
+        upstreams: [hostile.endpoint],
+        timeoutMs: 10_000,
+        failureMemoryMs: 0,
+        transport: roomyTransport(),
+      }),
+    );
   });
 
   it('accepts exactly the right frame and counts every other datagram by reason', async () => {
@@ -161,7 +163,7 @@ describe('loopback receive path under random hostile datagrams', () => {
         const verdict = (j: Junk): string | undefined =>
           counterFor(j, c.hashKey, c.seq, lastFrameSeq);
         const junk = c.junk.filter((j) => verdict(j) !== undefined);
-        const expected = { ...ignoreCounters(r.counters()) };
+        const expected = { ...ignoreCounters(r.transport.stats()) };
         for (const j of junk) {
           const k = verdict(j) as string;
           expected[k] = (expected[k] ?? 0) + 1;
@@ -175,7 +177,7 @@ describe('loopback receive path under random hostile datagrams', () => {
         lastFrameSeq = c.seq;
         expect(r.client.stats().recovered).toBe(recovered + 1);
         expect(r.client.stats().failedTotal).toBe(0);
-        expect(ignoreCounters(r.counters())).toEqual(expected);
+        expect(ignoreCounters(r.transport.stats())).toEqual(expected);
         expect(r.cache.stored).toHaveLength(stored + 1);
         const got = r.cache.stored[stored]?.frame ?? new Uint8Array();
         expect(Buffer.from(got).equals(buildFrame({ hashKey: c.hashKey, seq: c.seq }))).toBe(true);

@@ -1,47 +1,23 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  FLAG_PROXIED,
-  ProxyClient,
-  UdpTransport,
-  type ProxyClientOptions,
-} from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { FLAG_PROXIED, UdpTransport } from '../../src/index.js';
 import { cacheKeyHex } from '../../src/wire/index.js';
-import {
-  RecordingCache,
-  RecordingRetransmitter,
-  UpstreamEmulator,
-  type EmulatorOptions,
-} from '../../src/testing/index.js';
+import { UpstreamEmulator, type EmulatorOptions } from '../../src/testing/index.js';
+import { harness, type ClientOptions } from '../helpers/harness.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 import { stillOpen } from '../helpers/ports.js';
 
-const udpHandles = (): number =>
-  process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
-
-/** Closed handles leave the active list a loop turn after their close callback. */
-async function settledHandles(): Promise<number> {
-  for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 10));
-  return udpHandles();
-}
-
 describe('recovery over loopback UDP', () => {
-  const open: { close(): Promise<void> }[] = [];
-  afterEach(async () => {
-    for (const c of open.splice(0).reverse()) await c.close();
-  });
+  const leaks = useLeakCheck();
 
   async function upstream(options: EmulatorOptions = {}): Promise<UpstreamEmulator> {
-    const e = await UpstreamEmulator.start(options);
-    open.push(e);
-    return e;
+    return leaks.closeAfter(await UpstreamEmulator.start(options));
   }
 
-  function client(options: Partial<ProxyClientOptions> & { upstreams: string[] }) {
-    const cache = new RecordingCache();
-    const retransmitter = new RecordingRetransmitter();
-    const c = new ProxyClient({ cache, retransmitter, timeoutMs: 150, ...options });
-    open.push(c);
-    return { client: c, cache, retransmitter };
+  /** A client over `transport`, or over the UdpTransport it builds itself; closed after the test. */
+  function client(options: ClientOptions & { upstreams: string[]; transport?: UdpTransport }) {
+    const { transport, ...rest } = options;
+    return leaks.closeAfter(harness({ timeoutMs: 150, ...rest, transport: transport ?? 'own' }));
   }
 
   it.each(['retry-endpoint', 'serve', 'frame-first'] as const)(
@@ -173,7 +149,6 @@ describe('recovery over loopback UDP', () => {
         return Promise.resolve({ address: '127.0.0.1', family: 4 });
       },
     });
-    open.push({ close: () => transport.close() });
     const { client: c } = client({ upstreams: [`upstream-a.test:${v4.port}`], transport });
     c.enqueue({ hashKey: 2n, startSeq: 1n, endSeq: 3n });
     await c.onIdle();
@@ -206,7 +181,6 @@ describe('recovery over loopback UDP', () => {
       upstreams: ['no-such-host.invalid:9300', up.endpoint],
       transport,
     });
-    open.push({ close: () => transport.close() });
     c.enqueue({ hashKey: 2n, startSeq: 1n });
     await c.onIdle();
     expect(c.stats().recovered).toBe(1);
@@ -217,7 +191,6 @@ describe('recovery over loopback UDP', () => {
     const up = await upstream({ host: '127.0.0.1' });
     up.putRange(1n, 1n, 1n);
     const transport = new UdpTransport({ bindAddress: '127.0.0.1' });
-    open.push({ close: () => transport.close() });
     const { client: c } = client({ upstreams: [up.endpoint], transport });
     c.enqueue({ hashKey: 1n, startSeq: 1n });
     await c.onIdle();
@@ -237,12 +210,9 @@ describe('recovery over loopback UDP', () => {
     );
     let strays = 0;
     for (const o of occupiers) o.on('message', () => strays++);
-    open.push({
-      close: () =>
-        Promise.all(occupiers.map((o) => new Promise<void>((r) => o.close(() => r())))).then(
-          () => undefined,
-        ),
-    });
+    leaks.defer(() =>
+      Promise.all(occupiers.map((o) => new Promise<void>((r) => o.close(() => r())))),
+    );
     const taken = new Set(occupiers.map((o) => o.address().port));
     // 64 lines at once: no pacing, no rate limits.
     const up = await upstream({ retryEndpoint: { limits: false } });
@@ -263,15 +233,8 @@ describe('recovery over loopback UDP', () => {
   });
 
   it('releases every socket on close()', async () => {
-    const before = await settledHandles();
     const up = await UpstreamEmulator.start({ behaviour: { mode: 'silent' } });
-    const c = new ProxyClient({
-      upstreams: [up.endpoint],
-      cache: new RecordingCache(),
-      retransmitter: new RecordingRetransmitter(),
-      workers: 8,
-      timeoutMs: 10_000,
-    });
+    const { client: c } = client({ upstreams: [up.endpoint], workers: 8, timeoutMs: 10_000 });
     for (let s = 0n; s < 20n; s++) c.enqueue({ hashKey: 1n, startSeq: s });
     // One NACK per worker is out, each from its own connection.
     await up.waitForNacks(8);
@@ -280,9 +243,8 @@ describe('recovery over loopback UDP', () => {
     await c.close();
     await up.close();
     expect(c.stats()).toMatchObject({ requests: 20, failed: { aborted: 20 } });
-    // Idle sockets are unref()ed, so the handle count cannot see them: ask the kernel
-    // whether any port the client sent from is still open.
+    // Idle sockets are unref()ed, so the leak check after the test (which counts the open
+    // handles) cannot see them: ask the kernel whether any port the client sent from is open.
     expect(await stillOpen(from)).toEqual([]);
-    expect(await settledHandles()).toBe(before);
   });
 });
