@@ -1,14 +1,16 @@
 /**
  * Injected components that misbehave in ways a plain try/catch does not cover: values that
  * cannot be turned into strings, recorders built as strict Proxies, transports that never
- * settle. Each case is a reproduction from issue 11; the client must report the fault and
- * keep every gap's accounting.
+ * settle. Each case reproduces a reported failure; the client must report the fault and keep
+ * every gap's accounting.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ComponentError, MemoryDeduper, ProxyClient, type Recorder } from '../../src/index.js';
+import { ComponentError, MemoryDeduper, type Recorder } from '../../src/index.js';
 import { cacheKeyHex } from '../../src/wire/index.js';
-import { FakeTransport } from '../../src/testing/index.js';
-import { A, RecordingDeduper, accountingHolds, harness } from '../helpers/client.js';
+import { FakeTransport, RecordingDeduper } from '../../src/testing/index.js';
+import { expectAccounting } from '../helpers/events.js';
+import { A, harness } from '../helpers/harness.js';
+import { activeTimers } from '../helpers/leaks.js';
 
 /** Values whose conversion to a string throws. */
 const unprintable = (): unknown[] => [
@@ -114,29 +116,23 @@ describe('a recorder built as a strict Proxy (throws for hooks it lacks)', () =>
     expect(accepted).toEqual([true, true, false, false, false]);
     await h.client.onIdle();
     expect(h.client.stats()).toMatchObject({ recovered: 2, droppedTotal: 3 });
-    expect(accountingHolds(h.client.stats(), h.events)).toBe(true);
+    expectAccounting(h.client.stats(), h.events);
   });
 });
 
 describe('close() with a host transport that never settles', () => {
   it('leaves no timer behind once it resolves', async () => {
-    const timers = (): number =>
-      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const before = timers();
-    const client = new ProxyClient({
+    const before = activeTimers();
+    const h = harness({
       upstreams: [A],
-      cache: { store() {} },
-      retransmitter: { retransmit() {} },
-      transport: { exchange: () => new Promise(() => {}) },
+      transport: { exchange: () => new Promise<never>(() => {}) },
       timeoutMs: 8000,
     });
-    const failed: string[] = [];
-    client.on('failed', (e) => failed.push(e.reason));
-    for (let s = 1n; s <= 3n; s++) client.enqueue({ hashKey: 1n, startSeq: s });
-    expect(timers()).toBeGreaterThan(before);
-    await client.close();
-    expect(failed).toEqual(['aborted', 'aborted', 'aborted']);
-    expect(timers()).toBe(before);
+    for (let s = 1n; s <= 3n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    expect(activeTimers()).toBeGreaterThan(before);
+    await h.client.close();
+    expect(h.events.failed.map((e) => e.reason)).toEqual(['aborted', 'aborted', 'aborted']);
+    expect(activeTimers()).toBe(before);
   });
 });
 

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { FLAG_PROXIED, type Logger } from '../../src/index.js';
-import { A, B, harness } from '../helpers/client.js';
+import { A, B, harness } from '../helpers/harness.js';
 
 describe('logger option', () => {
   it('is silent by default and writes structured pino lines with hashKey, seq and upstream', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ProxyClient, type ProxyClientOptions } from '../../src/index.js';
 import { FakeTransport, RecordingCache, RecordingRetransmitter } from '../../src/testing/index.js';
 
+// The constructor itself is under test, so each case builds its client by hand (no harness).
 const base = (): ProxyClientOptions => ({
   upstreams: ['[::1]:9300'],
   cache: new RecordingCache(),

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cacheKeyHex } from '../../src/wire/index.js';
-import { A, B, C, RecordingDeduper, accountingHolds, harness } from '../helpers/client.js';
+import { RecordingDeduper } from '../../src/testing/index.js';
+import { expectAccounting } from '../helpers/events.js';
+import { A, B, C, harness } from '../helpers/harness.js';
 
 // Fake clock: timeouts, holds, cooldowns and RTT samples are exact, whatever the machine load.
 beforeEach(() => {
@@ -40,7 +42,7 @@ describe('local coalescing', () => {
         { hashKey: 1n, seq: 1n, cause: 'coalesced' },
         { hashKey: 1n, seq: 2n, cause: 'coalesced' },
       ]);
-      expect(accountingHolds(h.client.stats(), h.events)).toBe(true);
+      expectAccounting(h.client.stats(), h.events);
       // Once it has ended (and the shared claim window has passed), it is fetched again.
       deduper?.expire();
       h.client.enqueue({ hashKey: 1n, startSeq: 1n });

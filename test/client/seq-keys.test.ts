@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { harness, A } from '../helpers/client.js';
+import { A, harness } from '../helpers/harness.js';
 
 describe('coalescing keys across the small/large sequence-number boundary', () => {
   it('coalesces equal gaps and keeps different ones apart, small or large', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCache, MemoryDeduper, cacheKey } from '../../src/index.js';
+import { sleep } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const frame = (n: number, fill = 1): Uint8Array => new Uint8Array(n).fill(fill);
 
 describe('MemoryCache', () => {

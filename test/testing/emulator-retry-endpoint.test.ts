@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FLAG_PROXIED, MsgType, encodeNack } from '../../src/index.js';
 import { UpstreamEmulator, buildFrame } from '../../src/testing/index.js';
-import { Peer, bundle, closeAll, emulator, frames, response } from './emulator-peer.js';
+import { Peer, bundle, closeAll, emulator, frames, response } from '../helpers/emulator-peer.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 
-afterEach(closeAll);
+useLeakCheck();
+afterEach(closeAll); // before the leak check: vitest runs `after` hooks last-registered first
 
 const proxied = (hashKey: bigint, seq: bigint): Parameters<Peer['nack']>[0] => ({
   hashKey,

@@ -7,9 +7,11 @@ import {
   formatEndpoint,
   loopbackAddress,
 } from '../../src/testing/index.js';
-import { Peer, closeAll, emulator, frames, response } from './emulator-peer.js';
+import { Peer, closeAll, emulator, frames, response } from '../helpers/emulator-peer.js';
+import { useLeakCheck } from '../helpers/leaks.js';
 
-afterEach(closeAll);
+useLeakCheck();
+afterEach(closeAll); // before the leak check: vitest runs `after` hooks last-registered first
 
 const ask = (peer: Peer, seq: bigint, flags = FLAG_PROXIED): void =>
   peer.nack({ hashKey: 1n, startSeq: seq, flags });

@@ -1,18 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   FLAG_PROXIED,
-  ProxyClient,
   decodeFrameHeader,
   encodeNack,
   type ExchangeOptions,
   type Reply,
 } from '../../src/index.js';
-import {
-  FakeTransport,
-  RecordingCache,
-  RecordingRetransmitter,
-  buildFrame,
-} from '../../src/testing/index.js';
+import { FakeTransport, buildFrame } from '../../src/testing/index.js';
+import { harness } from '../helpers/harness.js';
 
 const A = '[::1]:9301';
 const B = '[::1]:9302';
@@ -172,18 +167,12 @@ describe('FakeTransport matching', () => {
 describe('FakeTransport with a ProxyClient', () => {
   it('drives the upstream walk without a network, under fake timers', async () => {
     vi.useFakeTimers();
-    const transport = new FakeTransport();
-    transport.intercept(A).silent();
-    transport.intercept(B, { seq: 42n }).serve();
-    const cache = new RecordingCache();
-    const retransmitter = new RecordingRetransmitter();
-    const client = new ProxyClient({
+    const { client, transport, cache, retransmitter } = harness({
       upstreams: [A, B],
-      transport,
-      cache,
-      retransmitter,
       timeoutMs: 300,
     });
+    transport.intercept(A).silent();
+    transport.intercept(B, { seq: 42n }).serve();
     expect(client.enqueue({ hashKey: 1n, startSeq: 42n })).toBe(true);
     const idle = client.onIdle();
     await vi.advanceTimersByTimeAsync(300);

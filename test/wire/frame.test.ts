@@ -4,7 +4,7 @@ import { cacheKeyHex, matchFrame } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/index.js';
 
 describe('frame header', () => {
-  it('reads every field at the offsets of DESIGN §2', () => {
+  it('reads every field at its offset in the 92-byte data frame header', () => {
     const frame = Buffer.alloc(92 + 3);
     frame.writeUInt32BE(0xe3e1f3e8, 0);
     frame.writeUInt16BE(0x02bf, 4);

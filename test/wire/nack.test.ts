@@ -5,7 +5,7 @@ import { NACK_SIZE } from '../../src/wire/index.js';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 describe('NACK codec', () => {
-  it('lays out the 64 bytes as DESIGN §2 says', () => {
+  it('lays out the 64-byte NACK of BRC-126', () => {
     const subtreeId = Buffer.alloc(32, 0xab);
     const bytes = encodeNack({
       hashKey: 0x0102030405060708n,
