@@ -19,7 +19,14 @@ export interface PackedManifest {
 }
 
 // What a user needs: the build, the sources the maps point at, the docs and the licence.
-const ALLOWED = [/^dist\//, /^src\//, /^docs\/[^/]+\.md$/, /^package\.json$/, /^README\.md$/, /^LICENSE$/];
+const ALLOWED = [
+  /^dist\//,
+  /^src\//,
+  /^docs\/[^/]+\.md$/,
+  /^package\.json$/,
+  /^README\.md$/,
+  /^LICENSE$/,
+];
 const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts'];
 
 /**
