@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 
 /** Environment variable that makes a missing redis-server fail the Redis tests. */
 export const REQUIRE_REDIS_ENV = 'NACK_PROXY_REQUIRE_REDIS';
@@ -144,4 +145,39 @@ function canConnect(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.once('timeout', () => done(false));
   });
+}
+
+/**
+ * For one `describeRedis` block: a real redis-server started before its tests and stopped
+ * after them, and a raw ioredis client to look into it, flushed before each test. Tests may
+ * stop and start the server; the raw client reconnects by itself.
+ */
+export function useRedisServer(): { readonly server: RedisServer; readonly raw: Redis } {
+  let server: RedisServer | undefined;
+  let raw: Redis | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+    raw = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    raw.on('error', () => undefined); // reconnect noise while a test stops the server
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await server?.close();
+  });
+  beforeEach(async () => {
+    if (raw?.status === 'wait') await raw.connect();
+    await raw?.flushall();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useRedisServer: used outside a test');
+    return value;
+  };
+  return {
+    get server() {
+      return started(server);
+    },
+    get raw() {
+      return started(raw);
+    },
+  };
 }

@@ -1,11 +1,10 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { RedisCache, RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/frames.js';
 import { useLeakCheck } from '../helpers/leaks.js';
-import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
-import type { RedisServer } from '../helpers/redis-server.js';
+import { describeRedis, useRedisServer } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
 
 // HashKey and SeqNum chosen so the key holds 0x00, 0xFF and bytes that are not valid UTF-8.
@@ -18,56 +17,41 @@ const rawKey = (prefix: string, key: Uint8Array) => Buffer.concat([Buffer.from(p
 
 describeRedis('Redis adapters against a real redis-server', () => {
   const leaks = useLeakCheck();
-  let server: RedisServer;
-  let raw: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    raw = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    raw.on('error', () => undefined); // reconnect noise while a test stops the server
-    await raw.connect();
-  });
-  afterAll(async () => {
-    raw.disconnect();
-    await server?.close();
-  });
-  beforeEach(async () => {
-    await raw.flushall();
-  });
+  const db = useRedisServer();
 
   function cacheFor(options: ConstructorParameters<typeof RedisCache>[0] = {}): RedisCache {
-    const cache = new RedisCache({ url: server.url, ...options });
+    const cache = new RedisCache({ url: db.server.url, ...options });
     leaks.defer(() => cache.close());
     return cache;
   }
   function deduperFor(options: ConstructorParameters<typeof RedisDeduper>[0] = {}): RedisDeduper {
-    const deduper = new RedisDeduper({ url: server.url, ...options });
+    const deduper = new RedisDeduper({ url: db.server.url, ...options });
     leaks.defer(() => deduper.close());
     return deduper;
   }
 
   it('stores the raw frame under bre:frame: + the 16 raw key bytes with a PX TTL', async () => {
     await cacheFor().store(KEY, FRAME, 60_000);
-    const keys = await raw.keysBuffer('*');
+    const keys = await db.raw.keysBuffer('*');
     expect(keys.map((k) => k.toString('hex'))).toEqual([rawKey('bre:frame:', KEY).toString('hex')]);
     expect(keys[0]!.length).toBe(10 + 16);
-    const value = await raw.getBuffer(rawKey('bre:frame:', KEY));
+    const value = await db.raw.getBuffer(rawKey('bre:frame:', KEY));
     expect(value?.equals(FRAME)).toBe(true);
-    const pttl = await raw.pttl(rawKey('bre:frame:', KEY));
+    const pttl = await db.raw.pttl(rawKey('bre:frame:', KEY));
     expect(pttl).toBeGreaterThan(59_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
   });
 
   it('rounds a fractional TTL up to whole milliseconds', async () => {
     await cacheFor().store(KEY, FRAME, 1_500.2);
-    const pttl = await raw.pttl(rawKey('bre:frame:', KEY));
+    const pttl = await db.raw.pttl(rawKey('bre:frame:', KEY));
     expect(pttl).toBeGreaterThan(1_000);
     expect(pttl).toBeLessThanOrEqual(1_501);
   });
 
   it('retrieves frames written by an existing endpoint, and undefined when absent or expired', async () => {
     const cache = cacheFor();
-    await raw.set(rawKey('bre:frame:', KEY), FRAME, 'PX', 80);
+    await db.raw.set(rawKey('bre:frame:', KEY), FRAME, 'PX', 80);
     expect((await cache.retrieve(KEY))?.equals(FRAME)).toBe(true);
     expect(await cache.retrieve(cacheKey(HASH, SEQ + 1n))).toBeUndefined();
     await new Promise((r) => setTimeout(r, 150));
@@ -78,7 +62,7 @@ describeRedis('Redis adapters against a real redis-server', () => {
     const backing = new Uint8Array(FRAME.length + 20).fill(0xee);
     backing.set(FRAME, 10);
     await cacheFor().store(KEY, backing.subarray(10, 10 + FRAME.length), 1_000);
-    expect((await raw.getBuffer(rawKey('bre:frame:', KEY)))?.equals(FRAME)).toBe(true);
+    expect((await db.raw.getBuffer(rawKey('bre:frame:', KEY)))?.equals(FRAME)).toBe(true);
   });
 
   it('claims bre:proxy: + the 16 raw key bytes = "1" with the dedup window, once', async () => {
@@ -88,12 +72,12 @@ describeRedis('Redis adapters against a real redis-server', () => {
     expect(await b.setNX(KEY, '1', 60_000)).toBe(false);
     expect(await a.setNX(KEY, '1', 60_000)).toBe(false);
     const key = rawKey('bre:proxy:', KEY);
-    expect((await raw.getBuffer(key))?.toString()).toBe('1');
-    const pttl = await raw.pttl(key);
+    expect((await db.raw.getBuffer(key))?.toString()).toBe('1');
+    const pttl = await db.raw.pttl(key);
     expect(pttl).toBeGreaterThan(59_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
     expect(await b.setNX(cacheKey(HASH, SEQ + 1n), '1', 60_000)).toBe(true);
-    expect((await raw.keysBuffer('*')).length).toBe(2);
+    expect((await db.raw.keysBuffer('*')).length).toBe(2);
   });
 
   it('lets a claim be taken again once its window expires', async () => {
@@ -105,18 +89,18 @@ describeRedis('Redis adapters against a real redis-server', () => {
   });
 
   it('respects a claim made by an existing endpoint', async () => {
-    await raw.set(rawKey('bre:proxy:', KEY), '1', 'PX', 10_000);
+    await db.raw.set(rawKey('bre:proxy:', KEY), '1', 'PX', 10_000);
     expect(await deduperFor().setNX(KEY, '1', 10_000)).toBe(false);
   });
 
   it('uses configured prefixes', async () => {
     await cacheFor({ framePrefix: 'edge7:f:' }).store(KEY, FRAME, 5_000);
     expect(await deduperFor({ claimPrefix: 'edge7:c:' }).setNX(KEY, '1', 5_000)).toBe(true);
-    const keys = (await raw.keysBuffer('*')).map((k) => k.toString('hex')).sort();
+    const keys = (await db.raw.keysBuffer('*')).map((k) => k.toString('hex')).sort();
     expect(keys).toEqual(
       [rawKey('edge7:f:', KEY), rawKey('edge7:c:', KEY)].map((k) => k.toString('hex')).sort(),
     );
-    expect(() => new RedisCache({ url: server.url, framePrefix: '' })).toThrow(/framePrefix/);
+    expect(() => new RedisCache({ url: db.server.url, framePrefix: '' })).toThrow(/framePrefix/);
   });
 
   it('rejects keys that are not 16 bytes and non-positive TTLs', async () => {
@@ -126,11 +110,11 @@ describeRedis('Redis adapters against a real redis-server', () => {
     await expect(cache.store(KEY, FRAME, 0)).rejects.toThrow(/ttlMs/);
     await expect(cache.retrieve(new Uint8Array(17))).rejects.toThrow(/16 bytes/);
     await expect(deduper.setNX(KEY, '1', Number.NaN)).rejects.toThrow(/ttlMs/);
-    expect(await raw.dbsize()).toBe(0);
+    expect(await db.raw.dbsize()).toBe(0);
   });
 
   it('shares an injected client and leaves it open on close()', async () => {
-    const client = createRedisClient(server.url);
+    const client = createRedisClient(db.server.url);
     leaks.defer(() => client.quit());
     const cache = new RedisCache({ client });
     const deduper = new RedisDeduper({ client });
@@ -143,7 +127,7 @@ describeRedis('Redis adapters against a real redis-server', () => {
   });
 
   it('quits a client it created from the URL on close()', async () => {
-    const cache = new RedisCache({ url: server.url });
+    const cache = new RedisCache({ url: db.server.url });
     await cache.store(KEY, FRAME, 1_000);
     await cache.close();
     await expect(cache.store(KEY, FRAME, 1_000)).rejects.toThrow();
@@ -153,14 +137,14 @@ describeRedis('Redis adapters against a real redis-server', () => {
   it('fails fast while Redis is down, then claims work again when it is back', async () => {
     const cache = cacheFor();
     const deduper = deduperFor();
-    const shared = createRedisClient(server.url);
+    const shared = createRedisClient(db.server.url);
     shared.on('error', () => undefined);
     leaks.defer(() => shared.disconnect());
     const injected = new RedisDeduper({ client: shared });
     expect(await deduper.setNX(KEY, '1', 60_000)).toBe(true);
     expect(await injected.setNX(cacheKey(HASH, 1n), '1', 60_000)).toBe(true);
 
-    await server.stop();
+    await db.server.stop();
     const started = performance.now();
     const outcomes = await Promise.allSettled([
       cache.store(KEY, FRAME, 1_000),
@@ -175,7 +159,7 @@ describeRedis('Redis adapters against a real redis-server', () => {
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
     expect(elapsed).toBeLessThan(1_500);
 
-    await server.start(); // empty dataset: claims from before the outage are gone
+    await db.server.start(); // empty dataset: claims from before the outage are gone
     const back = await eventually(() => deduper.setNX(KEY, '1', 60_000), 5_000);
     expect(back).toBe(true);
     expect(await deduper.setNX(KEY, '1', 60_000)).toBe(false);
@@ -185,7 +169,7 @@ describeRedis('Redis adapters against a real redis-server', () => {
   });
 
   it('rejects quickly when Redis was never reachable', async () => {
-    const deadPort = server.port === 1 ? 2 : 1; // nothing listens on port 1 on loopback
+    const deadPort = db.server.port === 1 ? 2 : 1; // nothing listens on port 1 on loopback
     const deduper = new RedisDeduper({ url: `redis://127.0.0.1:${deadPort}` });
     leaks.defer(() => deduper.close());
     const started = performance.now();

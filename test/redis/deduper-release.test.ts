@@ -4,12 +4,11 @@
  * after ours vanished or expired) is never deleted.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';
 import { useLeakCheck } from '../helpers/leaks.js';
-import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
-import type { RedisServer } from '../helpers/redis-server.js';
+import { describeRedis, useRedisServer } from '../helpers/redis-server.js';
 import { sleep } from '../helpers/wait.js';
 
 const HASH = 0xc1a1_0000_0000_0007n;
@@ -20,26 +19,11 @@ const claimKey = (key: Uint8Array, prefix = 'bre:proxy:') =>
 
 describeRedis('RedisDeduper.release against a real redis-server', () => {
   const leaks = useLeakCheck();
-  let server: RedisServer;
-  let raw: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    raw = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    raw.on('error', () => undefined); // reconnect noise while a test stops the server
-    await raw.connect();
-  });
-  afterAll(async () => {
-    raw.disconnect();
-    await server?.close();
-  });
-  beforeEach(async () => {
-    await raw.flushall();
-  });
+  const db = useRedisServer();
 
   /** One endpoint's deduper (each has its own connection, as siblings do). */
   function endpoint(options: ConstructorParameters<typeof RedisDeduper>[0] = {}): RedisDeduper {
-    const deduper = new RedisDeduper({ url: server.url, ...options });
+    const deduper = new RedisDeduper({ url: db.server.url, ...options });
     leaks.defer(() => deduper.close());
     return deduper;
   }
@@ -51,9 +35,9 @@ describeRedis('RedisDeduper.release against a real redis-server', () => {
     expect(await sibling.setNX(KEY, '1', WINDOW)).toBe(false);
 
     await mine.release(KEY);
-    expect(await raw.exists(claimKey(KEY))).toBe(0);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(0);
     expect(await sibling.setNX(KEY, '1', WINDOW)).toBe(true);
-    expect((await raw.getBuffer(claimKey(KEY)))?.toString()).toBe('1');
+    expect((await db.raw.getBuffer(claimKey(KEY)))?.toString()).toBe('1');
   });
 
   it('frees only the released key', async () => {
@@ -62,20 +46,20 @@ describeRedis('RedisDeduper.release against a real redis-server', () => {
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(true);
     expect(await mine.setNX(other, '1', WINDOW)).toBe(true);
     await mine.release(KEY);
-    expect(await raw.exists(claimKey(KEY))).toBe(0);
-    expect(await raw.exists(claimKey(other))).toBe(1);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(0);
+    expect(await db.raw.exists(claimKey(other))).toBe(1);
   });
 
   it('leaves a claim made by another endpoint', async () => {
     const mine = endpoint();
     const sibling = endpoint();
-    await raw.set(claimKey(KEY), '1', 'PX', WINDOW); // an existing (Go) endpoint's claim
+    await db.raw.set(claimKey(KEY), '1', 'PX', WINDOW); // an existing (Go) endpoint's claim
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(false);
     await mine.release(KEY); // never won: nothing to release
     expect(await sibling.setNX(cacheKey(HASH, 44n), '1', WINDOW)).toBe(true);
     await mine.release(cacheKey(HASH, 44n)); // the sibling's claim, not ours
-    expect(await raw.exists(claimKey(KEY))).toBe(1);
-    expect(await raw.exists(claimKey(cacheKey(HASH, 44n)))).toBe(1);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(1);
+    expect(await db.raw.exists(claimKey(cacheKey(HASH, 44n)))).toBe(1);
   });
 
   it('releases once: a claim re-made by a sibling after our release stays', async () => {
@@ -85,19 +69,19 @@ describeRedis('RedisDeduper.release against a real redis-server', () => {
     await mine.release(KEY);
     expect(await sibling.setNX(KEY, '1', WINDOW)).toBe(true);
     await mine.release(KEY);
-    expect(await raw.exists(claimKey(KEY))).toBe(1);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(1);
   });
 
   it('leaves a claim a sibling made after ours vanished (Redis flushed or restarted)', async () => {
     const mine = endpoint();
     const sibling = endpoint();
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(true);
-    await raw.flushall(); // as if Redis restarted without persistence
+    await db.raw.flushall(); // as if Redis restarted without persistence
     await sleep(50); // the sibling claims later than we did, so its claim has more time left
     expect(await sibling.setNX(KEY, '1', WINDOW)).toBe(true);
     await mine.release(KEY);
-    expect(await raw.exists(claimKey(KEY))).toBe(1);
-    expect(await raw.pttl(claimKey(KEY))).toBeGreaterThan(WINDOW - 10_000);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(1);
+    expect(await db.raw.pttl(claimKey(KEY))).toBeGreaterThan(WINDOW - 10_000);
   });
 
   it('leaves a claim a sibling made after ours expired', async () => {
@@ -107,7 +91,7 @@ describeRedis('RedisDeduper.release against a real redis-server', () => {
     await sleep(150);
     expect(await sibling.setNX(KEY, '1', 80)).toBe(true);
     await mine.release(KEY);
-    expect(await raw.exists(claimKey(KEY))).toBe(1);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(1);
   });
 
   it('leaves a key with another value or without expiry', async () => {
@@ -115,36 +99,36 @@ describeRedis('RedisDeduper.release against a real redis-server', () => {
     const other = cacheKey(HASH, 45n);
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(true);
     expect(await mine.setNX(other, '1', WINDOW)).toBe(true);
-    await raw.set(claimKey(KEY), 'someone-else', 'KEEPTTL');
-    await raw.persist(claimKey(other));
+    await db.raw.set(claimKey(KEY), 'someone-else', 'KEEPTTL');
+    await db.raw.persist(claimKey(other));
     await mine.release(KEY);
     await mine.release(other);
-    expect((await raw.getBuffer(claimKey(KEY)))?.toString()).toBe('someone-else');
-    expect(await raw.exists(claimKey(other))).toBe(1);
+    expect((await db.raw.getBuffer(claimKey(KEY)))?.toString()).toBe('someone-else');
+    expect(await db.raw.exists(claimKey(other))).toBe(1);
   });
 
   it('uses the configured prefix and refuses keys that are not 16 bytes', async () => {
     const mine = endpoint({ claimPrefix: 'edge7:c:' });
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(true);
-    await raw.set(claimKey(KEY), '1', 'PX', WINDOW); // same key bytes, default prefix
+    await db.raw.set(claimKey(KEY), '1', 'PX', WINDOW); // same key bytes, default prefix
     await mine.release(KEY);
-    expect(await raw.exists(claimKey(KEY, 'edge7:c:'))).toBe(0);
-    expect(await raw.exists(claimKey(KEY))).toBe(1);
+    expect(await db.raw.exists(claimKey(KEY, 'edge7:c:'))).toBe(0);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(1);
     await expect(mine.release(KEY.subarray(0, 15))).rejects.toThrow(/16 bytes/);
   });
 
   it('works on a client shared with the host, and rejects while Redis is down', async () => {
-    const shared = createRedisClient(server.url);
+    const shared = createRedisClient(db.server.url);
     shared.on('error', () => undefined);
     leaks.defer(() => shared.disconnect());
     const mine = new RedisDeduper({ client: shared });
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(true);
     await mine.release(KEY);
-    expect(await raw.exists(claimKey(KEY))).toBe(0);
+    expect(await db.raw.exists(claimKey(KEY))).toBe(0);
 
     expect(await mine.setNX(KEY, '1', WINDOW)).toBe(true);
-    await server.stop();
+    await db.server.stop();
     await expect(mine.release(KEY)).rejects.toThrow();
-    await server.start();
+    await db.server.start();
   });
 });

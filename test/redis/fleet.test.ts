@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { UdpTransport } from '../../src/transport/udp.js';
 import type { ComponentError } from '../../src/client/events.js';
 import { RedisCache, RedisDeduper } from '../../src/redis/index.js';
@@ -8,8 +8,7 @@ import { buildFrame } from '../../src/testing/frames.js';
 import { cacheKey } from '../../src/wire/index.js';
 import { harness, type Harness } from '../helpers/harness.js';
 import { useLeakCheck } from '../helpers/leaks.js';
-import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
-import type { RedisServer } from '../helpers/redis-server.js';
+import { describeRedis, useRedisServer } from '../helpers/redis-server.js';
 import { eventually, waitFor, within } from '../helpers/wait.js';
 
 const HASH = 0xfeed_0000_0000_00a1n;
@@ -27,33 +26,21 @@ interface Endpoint extends Harness<UdpTransport | undefined, RedisCache> {
 
 describeRedis('a fleet of ProxyClients sharing one Redis', () => {
   useLeakCheck();
-  let server: RedisServer;
-  let raw: Redis;
+  const db = useRedisServer();
   let upstream: UpstreamEmulator;
   let fleet: Endpoint[] = [];
   let redisDown = false;
 
   async function stopRedis(): Promise<void> {
     redisDown = true;
-    await server.stop();
+    await db.server.stop();
   }
   async function startRedis(): Promise<void> {
-    await server.start();
+    await db.server.start();
     redisDown = false;
   }
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-    raw = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    raw.on('error', () => undefined); // reconnect noise while a test stops the server
-    await raw.connect();
-  });
-  afterAll(async () => {
-    raw.disconnect();
-    await server?.close();
-  });
   beforeEach(async () => {
-    await raw.flushall();
     // Both endpoints send from one loopback address here, so they would share the upstream's
     // per-IP bucket (a real fleet does not), and 1,000 NACKs of one flow would exceed its
     // per-chain window (500 a minute): these tests are about the shared claim, so the
@@ -76,11 +63,11 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
 
   /** An endpoint; with `bindAddress`, it sends from that address with the default pacing. */
   function endpoint(bindAddress?: string): Endpoint {
-    const deduper = new RedisDeduper({ url: server.url });
+    const deduper = new RedisDeduper({ url: db.server.url });
     const transport = bindAddress === undefined ? 'own' : new UdpTransport({ bindAddress });
     const h = harness({
       upstreams: [upstream.endpoint],
-      cache: new RedisCache({ url: server.url }),
+      cache: new RedisCache({ url: db.server.url }),
       deduper,
       transport,
       workers: 16,
@@ -127,20 +114,20 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
     expect(retransmitted.length).toBe(GAPS);
 
     // The shared store holds every frame and claim in the layout existing endpoints read.
-    const frameKeys = await raw.keysBuffer('bre:frame:*');
-    const claimKeys = await raw.keysBuffer('bre:proxy:*');
+    const frameKeys = await db.raw.keysBuffer('bre:frame:*');
+    const claimKeys = await db.raw.keysBuffer('bre:proxy:*');
     expect(frameKeys.length).toBe(GAPS);
     expect(claimKeys.length).toBe(GAPS);
     for (const seq of [1n, 500n, BigInt(GAPS)]) {
       const key = cacheKey(HASH, seq);
-      const frame = await raw.getBuffer(Buffer.concat([Buffer.from('bre:frame:'), key]));
+      const frame = await db.raw.getBuffer(Buffer.concat([Buffer.from('bre:frame:'), key]));
       expect(frame?.equals(buildFrame({ hashKey: HASH, seq }))).toBe(true);
-      const frameTtl = await raw.pttl(Buffer.concat([Buffer.from('bre:frame:'), key]));
+      const frameTtl = await db.raw.pttl(Buffer.concat([Buffer.from('bre:frame:'), key]));
       expect(frameTtl).toBeGreaterThan(50_000); // tx class: 60 s
       expect(frameTtl).toBeLessThanOrEqual(60_000);
       const claim = Buffer.concat([Buffer.from('bre:proxy:'), key]);
-      expect((await raw.getBuffer(claim))?.toString()).toBe('1');
-      expect(await raw.pttl(claim)).toBeGreaterThan(50_000); // dedup window: 60 s
+      expect((await db.raw.getBuffer(claim))?.toString()).toBe('1');
+      expect(await db.raw.pttl(claim)).toBeGreaterThan(50_000); // dedup window: 60 s
     }
   });
 
@@ -179,8 +166,8 @@ describeRedis('a fleet of ProxyClients sharing one Redis', () => {
     await recoverOnBoth(51, 250);
     expect(nacksPerGap(51, 250).every((n) => n === 1)).toBe(true);
     expect(fleet.map((e) => e.errors.length)).toEqual(errorsBefore);
-    expect((await raw.keysBuffer('bre:proxy:*')).length).toBe(200 + 1);
-    expect((await raw.keysBuffer('bre:frame:*')).length).toBe(200 + 1);
+    expect((await db.raw.keysBuffer('bre:proxy:*')).length).toBe(200 + 1);
+    expect((await db.raw.keysBuffer('bre:frame:*')).length).toBe(200 + 1);
   });
   it('loses Redis in the middle of a run: every gap still ends, nothing hangs', async () => {
     upstream.setBehaviour({ mode: 'serve', delayMs: 20 }); // keeps the run going while Redis stops

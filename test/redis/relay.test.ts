@@ -4,7 +4,7 @@
  * written against FrameStore awaits them (before, it sent a Promise to socket.send).
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { UdpTransport, cacheKey } from '../../src/index.js';
 import { RedisCache } from '../../src/redis/index.js';
 import {
@@ -16,8 +16,7 @@ import {
 } from '../../src/testing/index.js';
 import { UdpDomain, startRelay, type RunningRelay } from '../../examples/relay.js';
 import { useLeakCheck } from '../helpers/leaks.js';
-import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
-import type { RedisServer } from '../helpers/redis-server.js';
+import { describeRedis, useRedisServer } from '../helpers/redis-server.js';
 
 const FLOW = 0x7e1a_0000_0000_0001n;
 const frameKey = (seq: bigint) => Buffer.concat([Buffer.from('bre:frame:'), cacheKey(FLOW, seq)]);
@@ -27,8 +26,7 @@ const isResponse = (kind: string) => (d: ConsumerDatagram) =>
 
 describeRedis('examples/relay.ts with a RedisCache', () => {
   useLeakCheck();
-  let server: RedisServer;
-  let raw: Redis;
+  const db = useRedisServer();
   let host: string;
   let upstream: UpstreamEmulator;
   let consumer: TestConsumer;
@@ -38,24 +36,15 @@ describeRedis('examples/relay.ts with a RedisCache', () => {
   let running: RunningRelay;
 
   beforeAll(async () => {
-    server = await startRedisServer();
-    raw = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    raw.on('error', () => undefined); // reconnect noise while a test stops the server
     host = await loopbackAddress();
   });
-  afterAll(async () => {
-    raw.disconnect();
-    await server?.close();
-  });
   beforeEach(async () => {
-    if (raw.status === 'wait') await raw.connect();
-    await raw.flushall();
     upstream = await UpstreamEmulator.start({ host });
     upstream.putRange(FLOW, 1n, 5n);
     consumer = await TestConsumer.open(host);
     domain = await UdpDomain.open(host, [consumer.address]);
     transport = new UdpTransport({ bindAddress: host });
-    cache = new RedisCache({ url: server.url });
+    cache = new RedisCache({ url: db.server.url });
     running = await startRelay({
       upstreams: [upstream.endpoint],
       domain,
@@ -76,7 +65,12 @@ describeRedis('examples/relay.ts with a RedisCache', () => {
   });
 
   it('serves a frame an existing endpoint stored in Redis: ACK, then the frame', async () => {
-    await raw.set(frameKey(2n), Buffer.from(buildFrame({ hashKey: FLOW, seq: 2n })), 'PX', 60_000);
+    await db.raw.set(
+      frameKey(2n),
+      Buffer.from(buildFrame({ hashKey: FLOW, seq: 2n })),
+      'PX',
+      60_000,
+    );
     consumer.nack(running.nack, { hashKey: FLOW, startSeq: 2n });
     const ack = await consumer.next();
     expect(ack.kind === 'response' && ack.response).toMatchObject({ kind: 'ack', seq: 2n });
@@ -90,7 +84,7 @@ describeRedis('examples/relay.ts with a RedisCache', () => {
     await consumer.next(isResponse('miss'));
     const recovered = await consumer.next(isFrame(3n));
     expect(recovered.from.port).toBe(domain.local.port);
-    const stored = await raw.getBuffer(frameKey(3n));
+    const stored = await db.raw.getBuffer(frameKey(3n));
     expect(stored?.equals(buildFrame({ hashKey: FLOW, seq: 3n }))).toBe(true);
 
     consumer.nack(running.nack, { hashKey: FLOW, startSeq: 3n });
@@ -102,7 +96,7 @@ describeRedis('examples/relay.ts with a RedisCache', () => {
   });
 
   it('keeps answering while Redis is down: MISS, and the gap still reaches the domain', async () => {
-    await server.stop();
+    await db.server.stop();
     try {
       consumer.nack(running.nack, { hashKey: FLOW, startSeq: 4n });
       await consumer.next(isResponse('miss'));
@@ -110,7 +104,7 @@ describeRedis('examples/relay.ts with a RedisCache', () => {
       expect(running.relay.counts.readErrors).toBe(1);
       expect(upstream.nacksFor(FLOW, 4n)).toHaveLength(1);
     } finally {
-      await server.start();
+      await db.server.start();
     }
   });
 });

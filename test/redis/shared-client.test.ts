@@ -5,13 +5,12 @@
  */
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { RedisCache, RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';
 import { buildFrame } from '../../src/testing/frames.js';
 import { useLeakCheck } from '../helpers/leaks.js';
-import { describeRedis, startRedisServer } from '../helpers/redis-server.js';
-import type { RedisServer } from '../helpers/redis-server.js';
+import { describeRedis, useRedisServer } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
 
 const HASH = 0x5a5a_0000_0000_0011n;
@@ -21,24 +20,9 @@ const FRAME = buildFrame({ hashKey: HASH, seq: 2n });
 
 describeRedis('a RedisCache and a RedisDeduper sharing one client', () => {
   const leaks = useLeakCheck();
-  let server: RedisServer;
-  let raw: Redis;
+  const db = useRedisServer();
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-    raw = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    raw.on('error', () => undefined); // reconnect noise while a test stops the server
-  });
-  afterAll(async () => {
-    raw.disconnect();
-    await server?.close();
-  });
-  beforeEach(async () => {
-    if (raw.status === 'wait') await raw.connect();
-    await raw.flushall();
-  });
-
-  function sharedClient(url = server.url): { redis: Redis; errors: Error[] } {
+  function sharedClient(url = db.server.url): { redis: Redis; errors: Error[] } {
     const redis = createRedisClient(url);
     const errors: Error[] = [];
     redis.on('error', (err: Error) => errors.push(err));
@@ -111,12 +95,12 @@ describeRedis('a RedisCache and a RedisDeduper sharing one client', () => {
   });
 
   it('rejects every waiting call when the first connection fails, then works once Redis is up', async () => {
-    await server.stop();
+    await db.server.stop();
     const { redis } = sharedClient();
     const outcomes = await firstUse(redis).settled;
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
 
-    await server.start();
+    await db.server.start();
     const cache = new RedisCache({ client: redis });
     const deduper = new RedisDeduper({ client: redis });
     await eventually(() => deduper.setNX(CLAIM, '1', 5_000), 5_000);
@@ -125,7 +109,7 @@ describeRedis('a RedisCache and a RedisDeduper sharing one client', () => {
   });
 
   it('does not hang when a connection the host started fails', async () => {
-    const deadPort = server.port === 1 ? 2 : 1; // nothing listens on port 1 on loopback
+    const deadPort = db.server.port === 1 ? 2 : 1; // nothing listens on port 1 on loopback
     const { redis } = sharedClient(`redis://127.0.0.1:${deadPort}`);
     const hostConnect = redis.connect().catch((err: unknown) => err);
     const outcomes = await firstUse(redis).settled;
