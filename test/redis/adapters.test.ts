@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { RedisCache, RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';

@@ -3,7 +3,6 @@
  * claimed again at once, and a claim that is not ours (an existing endpoint's, or one made
  * after ours vanished or expired) is never deleted.
  */
-import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { RedisDeduper, createRedisClient } from '../../src/redis/index.js';
 import { cacheKey } from '../../src/wire/index.js';

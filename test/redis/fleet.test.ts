@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { UdpTransport } from '../../src/transport/udp.js';
 import type { ComponentError } from '../../src/client/events.js';

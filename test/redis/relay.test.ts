@@ -3,7 +3,6 @@
  * loopback and a real redis-server: reads of the shared store are asynchronous, and a relay
  * written against FrameStore awaits them (before, it sent a Promise to socket.send).
  */
-import { Redis } from 'ioredis';
 import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { UdpTransport, cacheKey } from '../../src/index.js';
 import { RedisCache } from '../../src/redis/index.js';
