@@ -60,7 +60,7 @@ const noopRetransmitter = { retransmit(): void {} };
 
 /**
  * The client under test: default options, except pacing off (the benchmarks measure speed
- * against an emulator without rate limits, as DESIGN asks).
+ * against an emulator without rate limits: pacing would measure the limit, not the client).
  */
 function libClient(
   upstreams: string[],
