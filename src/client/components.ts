@@ -31,11 +31,37 @@ export interface Deduper {
   release?(key: Uint8Array): MaybePromise<void>;
 }
 
-/** Sends a recovered frame into the downstream multicast domain. */
-export interface Retransmitter {
-  /** Retransmits the frame verbatim; `txId` is the 32 bytes at offset 8 of the frame. */
-  retransmit(frame: Uint8Array, txId: Uint8Array): MaybePromise<void>;
+/**
+ * A listener whose NACK missed: where a unicast copy of the recovered frame goes (the
+ * `rinfo` of the host's NACK socket fits).
+ */
+export interface Requester {
+  /** IPv4 or IPv6 address of the listener. */
+  address: string;
+  /** UDP port the listener's NACK came from. */
+  port: number;
 }
+
+/** Delivers a recovered frame: into the downstream multicast domain, or to one listener. */
+export interface Retransmitter {
+  /**
+   * Retransmits the frame verbatim into the domain (multicast); `txId` is the 32 bytes at
+   * offset 8 of the frame. Called when `delivery.multicast` is on (the default).
+   */
+  retransmit(frame: Uint8Array, txId: Uint8Array): MaybePromise<void>;
+  /**
+   * Sends the frame verbatim to one listener that asked for it (unicast), as the reference
+   * server's `RetransmitUnicast` does. Called once per requester of a gap when
+   * `delivery.unicast` is on; a client configured for unicast delivery needs it.
+   */
+  retransmitUnicast?(frame: Uint8Array, requester: Requester): MaybePromise<void>;
+}
+
+/** Which admission limit made a NACK wait: the upstream's per-source bucket or a flow's window. */
+export type AdmissionTier = 'ip' | 'flow';
+
+/** Health of one upstream as this client sees it. */
+export type UpstreamState = 'healthy' | 'demoted' | 'probing';
 
 /**
  * Metrics sink. Every hook is optional: implement the ones your dashboards read. The five
@@ -70,8 +96,21 @@ export interface Recorder {
   queueDepth?(depth: number): void;
   /** One reply from an upstream (`frame`, `miss`, `throttled`, `timeout`, `error`). */
   upstreamReply?(upstream: string, kind: string): void;
-  /** A NACK to `upstream` waited for the NACK pacing budget (`nackRate`). */
-  paced?(upstream: string): void;
+  /**
+   * A NACK to `upstream` waited for admission (`nackRate`): `tier` says which limit,
+   * `ip` (the per-upstream bucket) or `flow` (the per-HashKey window).
+   */
+  paced?(upstream: string, tier: AdmissionTier): void;
+  /** An upstream's health changed (also emitted as the client's `upstream` event). */
+  upstreamState?(upstream: string, state: UpstreamState): void;
+  /** An injected component threw, rejected or hung (also the client's `error` event). */
+  componentError?(component: Component): void;
+  /** A hedged NACK was sent (the next upstream asked while the first was still silent). */
+  hedge?(): void;
+  /** Gaps in flight changed (NACK out, or storing and delivering). */
+  inflight?(count: number): void;
+  /** A recovered frame was sent by unicast to one requester (`delivery.unicast`). */
+  unicastRetransmit?(): void;
   /** A frame that matched the gap was refused: `reason` says why (content check, layout). */
   invalidFrame?(reason: string): void;
 }

@@ -1,4 +1,10 @@
-import type { Component, DedupCause, DropReason, FailReason } from './components.js';
+import type {
+  Component,
+  DedupCause,
+  DropReason,
+  FailReason,
+  UpstreamState,
+} from './components.js';
 
 /** Identifies one gap: one sequence number of one flow. */
 export interface GapRef {
@@ -22,10 +28,29 @@ export interface RecoveredEvent extends GapRef {
   hedged: boolean;
 }
 
+/** The last answer a gap got from an upstream before it failed. */
+export interface LastReply {
+  /** The upstream that was asked last. */
+  upstream: string;
+  /** What came back: `miss`, `throttled`, `timeout` (silence) or `error`. */
+  kind: 'miss' | 'throttled' | 'timeout' | 'error';
+  /**
+   * The transport's error code for `error`: `unreachable` (ICMP: nothing listens on the
+   * port), `resolve` or `ENOTFOUND` (the host name), `send`, `family`, `invalid-frame` (a
+   * frame that failed the checks), `exception` (the transport threw), …
+   */
+  code?: string;
+}
+
 /** A gap ended without a frame. */
 export interface FailedEvent extends GapRef {
   /** Why no frame was recovered. */
   reason: FailReason;
+  /**
+   * The last answer the gap got, or undefined when no NACK was answered or even sent for it
+   * (e.g. it waited for admission until its deadline).
+   */
+  lastReply: LastReply | undefined;
   /** NACKs sent for this gap. */
   attempts: number;
   /** Milliseconds from enqueue to the failure. */
@@ -36,6 +61,35 @@ export interface FailedEvent extends GapRef {
 export interface DedupedEvent extends GapRef {
   /** Whose fetch covers it: `claim-lost` (the deduper's claim) or `coalesced` (this client). */
   cause: DedupCause;
+}
+
+/** Why an upstream's health changed. */
+export type HealthCause =
+  /** `demoteAfter` attempts in a row got no answer, and it answered no other NACK meanwhile. */
+  | 'timeouts'
+  /** ICMP port unreachable: nothing listens on its NACK port. */
+  | 'unreachable'
+  /** Send errors, unresolvable host names or invalid frames in a row. */
+  | 'errors'
+  /** Hedges on other upstreams kept answering while it stayed silent. */
+  | 'overtaken'
+  /** Its cooldown passed: one probe may ask it. */
+  | 'cooldown'
+  /** The probe got no answer: demoted for another cooldown. */
+  | 'probe-failed'
+  /** It answered a probe (or any NACK): healthy again. */
+  | 'probe-answered';
+
+/** An upstream's health changed. */
+export interface UpstreamEvent {
+  /** The upstream as configured. */
+  upstream: string;
+  /** Its new state. */
+  state: UpstreamState;
+  /** Its state before. */
+  previous: UpstreamState;
+  /** Why it changed. */
+  cause: HealthCause;
 }
 
 /** An enqueue was refused; `enqueue()` returned false. */
@@ -109,6 +163,8 @@ export interface ProxyClientEvents {
   dropped: [event: DroppedEvent];
   /** An injected component failed; the client went on. */
   error: [error: ComponentError];
+  /** An upstream's health changed (demoted, probing, healthy again). */
+  upstream: [event: UpstreamEvent];
   /** The queue is empty and no recovery is in flight. */
   idle: [];
 }

@@ -1,4 +1,5 @@
 import { SUBTREE_ID_SIZE, UINT64_MAX } from '../wire/constants.js';
+import type { Requester } from './components.js';
 
 /**
  * A missing frame, or a range of them, to recover. A decoded NACK (`decodeNack`) is a Gap.
@@ -20,6 +21,12 @@ export interface Gap {
   subtreeId?: Uint8Array;
   /** NACK flags as received; a gap with `FLAG_PROXIED` is refused (one-hop bound). @default 0 */
   flags?: number;
+  /**
+   * The listener whose NACK missed (e.g. the `rinfo` of the host's NACK socket). With
+   * `delivery.unicast` the recovered frame is sent to every requester of the gap.
+   * @default undefined
+   */
+  requester?: Requester;
 }
 
 function isU64(v: unknown): v is bigint {

@@ -108,7 +108,7 @@ export class Reporter {
       );
     }
     if (this.emitter.listenerCount('failed') > 0) {
-      this.emit('failed', { hashKey, seq, reason, attempts, latencyMs });
+      this.emit('failed', { hashKey, seq, reason, attempts, latencyMs, lastReply: undefined });
     }
   }
 
