@@ -115,66 +115,20 @@ export async function openLine(target: Target, settings: LineSettings): Promise<
   return line;
 }
 
-export function closeLine(line: Line): Promise<void> {
+/**
+ * Closes both sockets. A line closed during its late-reply guard keeps its port from new
+ * lines until the guard ends: a new line to the same upstream on that port would otherwise
+ * hear the late MISS, which carries no sequence number, as its own answer.
+ */
+export function closeLine(line: Line, now = performance.now()): Promise<void> {
   line.closed = true;
-  if (line.port !== undefined) heldPorts.delete(line.port);
+  if (line.port !== undefined) {
+    heldPorts.delete(line.port);
+    if (line.coolUntil > now) guardPort(line.port, line.coolUntil, now);
+  }
   return Promise.all([closeSocket(line.nack), line.frames && closeSocket(line.frames)]).then(
     () => undefined,
   );
-}
-
-/**
- * The lines to one target: idle ones are reused (most recent first), cooling ones wait out
- * their late-reply guard, and at most `maxIdle` idle lines stay open.
- */
-export class LinePool {
-  private readonly idle: Line[] = [];
-  private readonly cooling: Line[] = [];
-  /** Lines open, busy or not. */
-  size = 0;
-
-  constructor(private readonly maxIdle: number) {}
-
-  /** An idle line, or undefined when a new one must be opened. */
-  take(now: number): Line | undefined {
-    const line = this.idle.pop();
-    if (line !== undefined) return line;
-    if (this.cooling.length > 0 && (this.cooling[0] as Line).coolUntil <= now) {
-      return this.cooling.shift();
-    }
-    return undefined;
-  }
-
-  added(): void {
-    this.size++;
-  }
-
-  /** Hands a line back once its exchange ended; returns a line to close, if any. */
-  give(line: Line, now: number): Line | undefined {
-    if (line.closed) {
-      this.size--;
-      return undefined;
-    }
-    if (line.coolUntil > now) {
-      this.cooling.push(line);
-      return undefined;
-    }
-    if (this.idle.length >= this.maxIdle) {
-      this.size--;
-      return line;
-    }
-    this.idle.push(line);
-    return undefined;
-  }
-
-  /** Every line not in use (for close). */
-  drain(): Line[] {
-    const all = [...this.idle, ...this.cooling];
-    this.idle.length = 0;
-    this.cooling.length = 0;
-    this.size -= all.length;
-    return all;
-  }
 }
 
 /**
@@ -184,12 +138,43 @@ export class LinePool {
 const heldPorts = new Set<string>();
 
 /**
+ * Ports of lines closed during their late-reply guard, with the time the guard ends, in
+ * the order they were closed (one guard length per transport, so mostly by end time).
+ */
+const guardedPorts = new Map<string, number>();
+
+function guardPort(key: string, until: number, now: number): void {
+  // Forget guards that ended, oldest first: amortised O(1) per closed line.
+  for (const [k, end] of guardedPorts) {
+    if (end > now) break;
+    guardedPorts.delete(k);
+  }
+  guardedPorts.delete(key); // re-inserted at the end, in closing order
+  guardedPorts.set(key, until);
+}
+
+/**
+ * True when a new line may take port `key` (`family:port`): no line holds it, and no
+ * late-reply guard runs on it. Exported for tests.
+ */
+export function portFree(key: string, now: number): boolean {
+  if (heldPorts.has(key)) return false;
+  const until = guardedPorts.get(key);
+  if (until === undefined) return true;
+  if (until > now) return false;
+  guardedPorts.delete(key);
+  return true;
+}
+
+/**
  * A local port for a new line that no socket holds. A bind to port 0 with SO_REUSEADDR may
  * be given a port another SO_REUSEADDR socket already holds (Linux only avoids ports it
  * would conflict with), and the kernel would then hand one line's frame copies to the
  * other. A socket bound without it is given a port nobody holds; it is closed at once and
  * the port taken over, and ports this process picked for its own lines are never picked
- * twice (a concurrent pick could otherwise see the same, just-freed port).
+ * twice (a concurrent pick could otherwise see the same, just-freed port), nor while the
+ * late-reply guard of a line closed on them runs. Against silence those guarded ports may
+ * be a good share of the ephemeral range (the kernel picks at random), hence the tries.
  */
 async function freePort(
   family: 4 | 6,
@@ -205,11 +190,11 @@ async function freePort(
       await closeSocket(probe);
     }
     const key = `${family}:${port}`;
-    if (!heldPorts.has(key)) {
+    if (portFree(key, performance.now())) {
       heldPorts.add(key);
       return { port, key };
     }
-    if (attempt >= 16) throw new Error('no free local UDP port for a new connection');
+    if (attempt >= 64) throw new Error('no free local UDP port for a new connection');
   }
 }
 

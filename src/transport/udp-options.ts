@@ -57,13 +57,23 @@ export interface UdpTransportOptions {
   resolveTtlMs?: number;
   /**
    * After an exchange times out or is aborted, its connection is not used again for this
-   * long, so a late MISS (which carries no sequence number) is never credited to a later
-   * request.
+   * long (or is closed, see {@link UdpTransportOptions.maxIdleSockets}), so a late MISS
+   * (which carries no sequence number) is never credited to a later request.
    * @default 2000
    */
   lateReplyGuardMs?: number;
   /**
-   * Idle connections (socket pairs) kept open per upstream; more are closed once idle.
+   * Connections (socket pairs) kept open while no exchange uses them, counted across every
+   * upstream of this transport (not per upstream): idle ones, and those resting out
+   * `lateReplyGuardMs` after a timeout. Past it the least recently used is closed, and a
+   * connection whose exchange timed out is closed instead of rested (a late reply to a
+   * closed socket is dropped, and its port is not reused before the guard ends). So the
+   * transport holds at most 2 × (exchanges in flight + `maxIdleSockets`) sockets (one per
+   * connection in unconnected mode), however many upstreams are silent. The default keeps up
+   * to 32 sockets beyond those in use: enough for the client's default 4 workers, and their
+   * hedges, to reuse connections to a few upstreams; with many more workers, connections
+   * that come back together past it are closed and reopened. `0` closes each connection
+   * when its exchange ends.
    * @default 16
    */
   maxIdleSockets?: number;

@@ -3,7 +3,8 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { MAX_TIMER_MS, toError, within } from '../shared/within.js';
 import { Exchange, isTrailingAck, sameHost, type ExchangeHost } from './exchange.js';
-import { LinePool, closeLine, openLine, type Line } from './lines.js';
+import { LinePool } from './line-pool.js';
+import { closeLine, openLine, type Line } from './lines.js';
 import { Resolver, type Target } from './resolver.js';
 import type { ExchangeOptions, Reply, Transport } from './transport.js';
 import { COUNTERS, type UdpTransportOptions, type UdpTransportStats } from './udp-options.js';
@@ -14,9 +15,15 @@ export type { UdpTransportOptions, UdpTransportStats } from './udp-options.js';
 /**
  * Sends proxied NACKs over UDP (node:dgram) and waits for the frame, MISS or THROTTLED.
  *
- * Each upstream gets a small pool of connections, one exchange outstanding per connection
- * (a MISS carries no sequence number, so two requests on one connection could not be told
- * apart). A connection that timed out rests for `lateReplyGuardMs` before it is reused.
+ * A connection is a pair of sockets to one upstream (see
+ * {@link UdpTransportOptions.connected}), with one exchange outstanding at a time (a MISS
+ * carries no sequence number, so two requests on one connection could not be told apart).
+ * A connection whose exchange timed out rests for `lateReplyGuardMs` before it is reused.
+ * Sockets stay bounded however many attempts time out and however many upstreams there
+ * are: connections no exchange uses (idle or resting) number at most `maxIdleSockets`
+ * across all upstreams, the least recently used closed first, and one that timed out past
+ * that bound is closed rather than rested. So {@link socketCount} never exceeds
+ * 2 × (exchanges in flight + `maxIdleSockets`).
  * Frames are accepted from the asked host on any port (or any source with
  * `frameSource: 'any'`) when they carry the requested HashKey and SeqNum and are exactly
  * their header plus payload length; everything else is counted in {@link stats} and ignored.
@@ -26,9 +33,14 @@ export class UdpTransport implements Transport {
   /** Every exchange ends by its own timer, or at once on abort (see {@link Transport.selfTimed}). */
   readonly selfTimed = true;
   private readonly resolver: Resolver;
-  private readonly pools = new Map<string, LinePool>();
+  /** The lines no exchange uses, across all targets. */
+  private readonly pool: LinePool;
   /** Every open line, busy or not. */
   private readonly lines = new Set<Line>();
+  /** Sockets of the lines open and being opened (see {@link socketCount}). */
+  private sockets = 0;
+  /** Lines being opened, so that close() can wait for them. */
+  private readonly opening = new Set<Promise<unknown>>();
   private readonly counters = Object.fromEntries(COUNTERS.map((n) => [n, 0])) as UdpTransportStats;
   private readonly bindAddress: string | undefined;
   private readonly bindFamily: 0 | 4 | 6;
@@ -36,7 +48,6 @@ export class UdpTransport implements Transport {
   private readonly connected: boolean;
   private readonly anySource: boolean;
   private readonly lateReplyGuardMs: number;
-  private readonly maxIdle: number;
   /** Exchanges per AbortSignal: one 'abort' listener per signal, not one per exchange. */
   private readonly watching = new WeakMap<AbortSignal, Set<Exchange>>();
   private isClosed = false;
@@ -74,7 +85,7 @@ export class UdpTransport implements Transport {
     this.connected = options.connected ?? process.platform === 'linux';
     this.anySource = frameSource === 'any';
     this.lateReplyGuardMs = whole('lateReplyGuardMs', options.lateReplyGuardMs, 2000);
-    this.maxIdle = whole('maxIdleSockets', options.maxIdleSockets, 16);
+    this.pool = new LinePool(whole('maxIdleSockets', options.maxIdleSockets, 16));
     this.resolver = new Resolver(
       options.lookup ?? ((host) => dnsLookup(host)),
       whole('resolveTtlMs', options.resolveTtlMs, 30_000),
@@ -86,11 +97,13 @@ export class UdpTransport implements Transport {
     return { ...this.counters };
   }
 
-  /** Open sockets (two per connection, one in unconnected mode), for tests and diagnostics. */
+  /**
+   * Open sockets (two per connection, one in unconnected mode; a connection being opened
+   * counts as what it will hold), for tests and diagnostics. At most
+   * 2 × (exchanges in flight + `maxIdleSockets`).
+   */
   get socketCount(): number {
-    let n = 0;
-    for (const line of this.lines) n += line.frames === undefined ? 1 : 2;
-    return n;
+    return this.sockets;
   }
 
   /**
@@ -105,20 +118,27 @@ export class UdpTransport implements Transport {
     const now = performance.now();
     const target = this.resolver.cached(upstream, now);
     if (target !== undefined && this.reachable(target)) {
-      const line = this.poolOf(target).take(now);
+      const line = this.pool.take(target.key, now);
       if (line !== undefined) return this.send(line, nack, options, options.timeoutMs);
     }
     return this.exchangeSlow(upstream, nack, options, now);
   }
 
-  /** Closes every socket; exchanges in flight resolve `{ kind: 'error', code: 'closed' }`. */
+  /**
+   * Closes every socket, those being opened included; exchanges in flight resolve
+   * `{ kind: 'error', code: 'closed' }`.
+   */
   async close(): Promise<void> {
     this.isClosed = true;
     const all = [...this.lines];
     this.lines.clear();
-    this.pools.clear();
+    this.pool.clear();
+    for (const line of all) this.sockets -= socketsOf(line);
+    // Closed before their exchanges end, so that no line goes back to the pool.
+    const closing = all.map((line) => closeLine(line));
     for (const line of all) line.pending?.closed();
-    await Promise.all(all.map(closeLine));
+    // A line that finishes opening now sees isClosed and closes itself.
+    await Promise.all([...closing, ...this.opening]);
   }
 
   /** First use of an upstream, a stale name, or no idle connection: resolve and open. */
@@ -152,7 +172,7 @@ export class UdpTransport implements Transport {
         ),
       };
     }
-    let line = this.isClosed ? undefined : this.poolOf(target).take(performance.now());
+    let line = this.isClosed ? undefined : this.pool.take(target.key, performance.now());
     if (line === undefined && !this.isClosed) {
       try {
         line = await this.open(target);
@@ -174,30 +194,38 @@ export class UdpTransport implements Transport {
     return this.bindFamily === 0 || target.family === this.bindFamily;
   }
 
-  private poolOf(target: Target): LinePool {
-    let pool = this.pools.get(target.key);
-    if (pool === undefined) {
-      pool = new LinePool(this.maxIdle);
-      this.pools.set(target.key, pool);
-    }
-    return pool;
-  }
-
+  /**
+   * Opens a line for an exchange in flight. Its sockets count from the start (as many as
+   * it will hold), so {@link socketCount} never misses sockets being set up.
+   */
   private async open(target: Target): Promise<Line> {
-    const line = await openLine(target, {
+    const reserved = this.connected ? 2 : 1;
+    this.sockets += reserved;
+    const opened = openLine(target, {
       bindAddress: this.bindAddress,
       createSocket: this.createSocket,
       connected: this.connected,
       stray: (l, msg, rinfo, err) => this.stray(l, msg, rinfo, err),
-    });
-    if (this.isClosed) {
+    }).then(async (line) => {
+      if (!this.isClosed) return line;
       await closeLine(line);
       throw new Error('transport closed');
+    });
+    const settled = opened.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.opening.add(settled);
+    try {
+      const line = await opened;
+      if (!line.connected) this.counters.unconnectedLines++;
+      this.lines.add(line);
+      this.sockets += socketsOf(line);
+      return line;
+    } finally {
+      this.sockets -= reserved;
+      this.opening.delete(settled);
     }
-    if (!line.connected) this.counters.unconnectedLines++;
-    this.lines.add(line);
-    this.poolOf(target).added();
-    return line;
   }
 
   /** Sends the NACK on `line` and waits for the reply. */
@@ -248,21 +276,25 @@ export class UdpTransport implements Transport {
     this.watching.get(signal)?.delete(exchange);
   }
 
-  /** An exchange ended: the line rests if a late reply may come, then is reused. */
+  /**
+   * An exchange ended: the line goes back to the pool (resting first if a late reply may
+   * come), or is closed when the pool is full.
+   */
   private ended(line: Line, answered: boolean): void {
     line.pending = undefined;
     const now = performance.now();
     if (!answered) line.coolUntil = now + this.lateReplyGuardMs;
-    const pool = this.pools.get(line.target.key);
-    const surplus = pool === undefined ? line : pool.give(line, now);
-    if (surplus !== undefined) this.release(surplus);
+    // After close() the line is closed already (give() refuses closed lines).
+    const surplus = this.pool.give(line, now);
+    if (surplus !== undefined) this.release(surplus, now);
   }
 
   /** Closes a line nobody will use again. */
-  private release(line: Line): void {
+  private release(line: Line, now = performance.now()): void {
     if (line.closed) return;
     this.lines.delete(line);
-    void closeLine(line);
+    this.sockets -= socketsOf(line);
+    void closeLine(line, now);
   }
 
   /** True when a frame from `address` may answer an exchange with `target`. */
@@ -281,6 +313,10 @@ export class UdpTransport implements Transport {
     else if (line.coolUntil > performance.now()) this.counters.lateReplies++;
     else this.counters.unsolicited++;
   }
+}
+
+function socketsOf(line: Line): number {
+  return line.frames === undefined ? 1 : 2;
 }
 
 function whole(name: string, value: number | undefined, fallback: number): number {
