@@ -28,8 +28,14 @@ export {
 } from './wire/index.js';
 export { ProxyClient, type CloseOptions } from './client/proxy-client.js';
 export type { Gap } from './client/gap.js';
-export { DEFAULT_TTLS, type ProxyClientOptions, type Ttls } from './client/options.js';
+export {
+  DEFAULT_TTLS,
+  type Delivery,
+  type ProxyClientOptions,
+  type Ttls,
+} from './client/options.js';
 export type {
+  AdmissionTier,
   Cache,
   Component,
   DedupCause,
@@ -39,7 +45,9 @@ export type {
   Logger,
   MaybePromise,
   Recorder,
+  Requester,
   Retransmitter,
+  UpstreamState,
 } from './client/components.js';
 export {
   ComponentError,
@@ -48,10 +56,13 @@ export {
   type FailedEvent,
   type FaultContext,
   type GapRef,
+  type HealthCause,
+  type LastReply,
   type ProxyClientEvents,
   type RecoveredEvent,
+  type UpstreamEvent,
 } from './client/events.js';
-export type { NackRate } from './client/pacing.js';
+export { DEFAULT_NACK_RATE, type NackRate } from './client/admission.js';
 export type { ProxyStats, UpstreamStats } from './client/stats.js';
 export type {
   ErrorReply,

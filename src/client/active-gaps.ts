@@ -24,6 +24,10 @@ export class Flow<J extends Keyed> {
     return this.jobs.has(seqKey(seq));
   }
 
+  get(seq: bigint): J | undefined {
+    return this.jobs.get(seqKey(seq));
+  }
+
   add(job: J): void {
     this.jobs.set(seqKey(job.seq), job);
   }

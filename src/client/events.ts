@@ -1,10 +1,4 @@
-import type {
-  Component,
-  DedupCause,
-  DropReason,
-  FailReason,
-  UpstreamState,
-} from './components.js';
+import type { Component, DedupCause, DropReason, FailReason, UpstreamState } from './components.js';
 
 /** Identifies one gap: one sequence number of one flow. */
 export interface GapRef {

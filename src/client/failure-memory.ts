@@ -1,41 +1,37 @@
+import { LRUCache } from 'lru-cache';
+
 /**
- * Remembers keys that failed recently, for `ttlMs`, holding at most `max` keys.
- * Entries all live for the same span, so insertion order is expiry order: the oldest
- * entry is always first in the Map, which makes pruning and eviction O(1) each.
+ * Gaps that failed moments ago (`failureMemoryMs`), at most `max` of them, so that a burst
+ * of NACKs for a frame nobody has does not ask the upstreams again and again: an lru-cache
+ * with a TTL (the oldest forgotten first when full).
  */
 export class FailureMemory {
-  private readonly entries = new Map<bigint, number>();
+  private readonly entries: LRUCache<bigint, true> | undefined;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly max: number,
-  ) {}
+  constructor(ttlMs: number, max: number) {
+    if (ttlMs <= 0 || max <= 0) return;
+    this.entries = new LRUCache<bigint, true>({
+      max,
+      ttl: ttlMs,
+      ttlResolution: 0,
+      // Read at each call (tests fake `performance`); lru-cache reads a start of 0 as
+      // "no TTL", which a faked clock can return, hence the offset.
+      perf: { now: () => performance.now() + 1 },
+    });
+  }
 
+  /** Gaps remembered (expired ones are forgotten first). */
   get size(): number {
+    if (this.entries === undefined) return 0;
+    this.entries.purgeStale();
     return this.entries.size;
   }
 
-  remember(key: bigint, now: number): void {
-    if (this.ttlMs <= 0 || this.max <= 0) return;
-    this.entries.delete(key);
-    this.entries.set(key, now + this.ttlMs);
-    if (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
+  remember(key: bigint): void {
+    this.entries?.set(key, true);
   }
 
-  has(key: bigint, now: number): boolean {
-    if (this.entries.size === 0) return false;
-    this.prune(now);
-    const until = this.entries.get(key);
-    return until !== undefined && until > now;
-  }
-
-  private prune(now: number): void {
-    for (const [key, until] of this.entries) {
-      if (until > now) return;
-      this.entries.delete(key);
-    }
+  has(key: bigint): boolean {
+    return this.entries !== undefined && this.entries.size > 0 && this.entries.has(key);
   }
 }

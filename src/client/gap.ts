@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { SUBTREE_ID_SIZE, UINT64_MAX } from '../wire/constants.js';
 import type { Requester } from './components.js';
 
@@ -52,6 +53,24 @@ export function gapProblem(value: unknown): string | undefined {
   if (f !== undefined && !(typeof f === 'number' && Number.isInteger(f) && f >= 0 && f <= 0xff)) {
     return `gap.flags must be an integer 0..255`;
   }
+  return g.requester === undefined ? undefined : requesterProblem(g.requester);
+}
+
+function requesterProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) {
+    return `gap.requester must be { address, port }, got ${value === null ? 'null' : typeof value}`;
+  }
+  const { address, port } = value as Record<string, unknown>;
+  if (typeof address !== 'string' || isIP(address) === 0) {
+    return `gap.requester.address must be an IPv4 or IPv6 address, got ${
+      typeof address === 'string' ? JSON.stringify(address.slice(0, 64)) : typeof address
+    }`;
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    return `gap.requester.port must be an integer 1..65535, got ${
+      typeof port === 'number' ? port : typeof port
+    }`;
+  }
   return undefined;
 }
 
@@ -72,11 +91,19 @@ export function readGap(value: unknown): Gap | string {
       endSeq: g.endSeq,
       subtreeId: st instanceof Uint8Array ? copyId(st) : st,
       flags: g.flags,
+      requester: copyRequester(g.requester),
     };
   } catch {
     return 'gap could not be read (a getter or proxy threw)';
   }
   return gapProblem(copy) ?? (copy as unknown as Gap);
+}
+
+/** A plain copy of a requester (`rinfo` carries more fields; a getter is read once). */
+function copyRequester(r: unknown): unknown {
+  if (typeof r !== 'object' || r === null) return r;
+  const { address, port } = r as Record<string, unknown>;
+  return { address, port };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { TtlClass } from '../wire/frame.js';
 import type { Transport } from '../transport/transport.js';
 import { parseUpstream } from '../transport/address.js';
 import type { Cache, Deduper, Logger, Recorder, Retransmitter } from './components.js';
-import type { NackRate } from './pacing.js';
+import { DEFAULT_NACK_RATE, type NackRate } from './admission.js';
 import { canonicalIp } from '../transport/address.js';
 import { MAX_TIMER_MS } from '../shared/within.js';
 
@@ -149,16 +149,32 @@ export interface ProxyClientOptions {
    */
   hedgeAfterMs?: number | 'adaptive' | false;
   /**
-   * NACK pacing per upstream: a token bucket of `burst` NACKs refilled at `perSecond`.
-   * The reference retry-endpoint answers NACKs past its per-source limit (`RL_IP_RATE`
-   * 100/s, `RL_IP_BURST` 10 by default) with silence, which would cost those gaps a
-   * timeout; the default keeps a margin under it, since the two buckets run on different
-   * clocks. Gaps waiting for a token stay queued within `gapDeadlineMs`. If your upstreams
-   * raise `RL_IP_RATE`/`RL_IP_BURST` for relay addresses, raise this to match; `false`
-   * turns pacing off.
-   * @default { perSecond: 90, burst: 9 }
+   * NACK admission per upstream, modelled on the reference server's limits that answer with
+   * silence (a NACK past them costs its gap a timeout): a bucket of `burst` NACKs refilled
+   * at `perSecond` (the server's per-IP tier, `RL_IP_RATE` 100/s and `RL_IP_BURST` 10 by
+   * default) and a sliding window of `perFlow` NACKs per HashKey per `flowWindowMs` (its
+   * chain tier, `RL_CHAIN_RATE` 500 per `RL_CHAIN_WINDOW` 1 min). The defaults keep a margin
+   * under the server's, since the two run on different clocks. A NACK leaves only when both
+   * admit it; a gap goes to the healthy upstream that can admit it soonest and waits, holding
+   * no worker, within `gapDeadlineMs`. A partial object is merged with the defaults;
+   * `perFlow: false` turns the flow window off; `false` turns admission off (every NACK
+   * goes at once). If your upstreams raise their limits for relay addresses, raise these
+   * to match.
+   * @default { perSecond: 90, burst: 9, perFlow: 480, flowWindowMs: 60000 }
+   * @example { perSecond: 900, burst: 90 } // an upstream with RL_IP_RATE=1000, RL_IP_BURST=100
    */
-  nackRate?: NackRate | false;
+  nackRate?: Partial<NackRate> | false;
+  /**
+   * How a recovered frame is delivered, as the reference proxy's `Config.Multicast` and
+   * `Config.Unicast`: `multicast` retransmits it into the downstream domain
+   * (`retransmitter.retransmit`); `unicast` sends it to every listener that asked for the gap
+   * (`Gap.requester`, coalesced requests included) with `retransmitter.retransmitUnicast`,
+   * which the retransmitter must then have. Both, either, or neither (cache-warm only: the
+   * requester's next NACK hits the cache). Missing fields keep their defaults.
+   * @default { multicast: true, unicast: false }
+   * @example { multicast: false, unicast: true } // answer only the listeners that asked
+   */
+  delivery?: Delivery;
   /**
    * Check each recovered frame against its content hash before accepting it (TxID of a
    * transaction or anchor frame, raw or Extended Format; ContentID of a BEEF object; member
@@ -182,6 +198,14 @@ export interface ProxyClientOptions {
   minTimeoutMs?: number;
 }
 
+/** Which deliveries a recovered frame gets (see {@link ProxyClientOptions.delivery}). */
+export interface Delivery {
+  /** Retransmit into the downstream multicast domain. @default true */
+  multicast?: boolean;
+  /** Send to each listener that asked (`Gap.requester`). @default false */
+  unicast?: boolean;
+}
+
 /** Options after defaults and validation. */
 export interface ResolvedOptions {
   upstreams: string[];
@@ -203,6 +227,7 @@ export interface ResolvedOptions {
   adaptiveTimeout: boolean;
   minTimeoutMs: number;
   nackRate: NackRate | false;
+  delivery: Required<Delivery>;
   verifyContent: boolean;
 }
 
@@ -233,6 +258,7 @@ const KNOWN: readonly (keyof ProxyClientOptions)[] = [
   'adaptiveTimeout',
   'minTimeoutMs',
   'nackRate',
+  'delivery',
   'verifyContent',
 ];
 
@@ -347,22 +373,59 @@ function upstreamList(value: unknown): string[] {
   return upstreams;
 }
 
+const RATE_KEYS = ['perSecond', 'burst', 'perFlow', 'flowWindowMs'];
+
 function nackRateOf(value: unknown): NackRate | false {
-  if (value === undefined) return { perSecond: 90, burst: 9 };
+  if (value === undefined) return { ...DEFAULT_NACK_RATE };
   if (value === false) return false;
   if (typeof value !== 'object' || value === null) {
-    fail('type', `nackRate must be { perSecond, burst } or false, got ${show(value)}`);
+    fail(
+      'type',
+      `nackRate must be { perSecond, burst, perFlow, flowWindowMs } or false, got ${show(value)}`,
+    );
   }
   const r = value as Record<string, unknown>;
   for (const k of Object.keys(r)) {
-    if (k !== 'perSecond' && k !== 'burst')
-      fail('type', `nackRate.${k} is not an option (perSecond, burst)`);
+    if (!RATE_KEYS.includes(k))
+      fail('type', `nackRate.${k} is not an option (${RATE_KEYS.join(', ')})`);
   }
-  const perSecond = r.perSecond;
+  const perSecond = r.perSecond ?? DEFAULT_NACK_RATE.perSecond;
   if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
     fail('range', `nackRate.perSecond must be a number above 0, got ${show(perSecond)}`);
   }
-  return { perSecond, burst: int('nackRate.burst', r.burst, 1, 1, 1_000_000) };
+  const perFlow =
+    r.perFlow === false
+      ? false
+      : int('nackRate.perFlow', r.perFlow, DEFAULT_NACK_RATE.perFlow as number, 1, 1_000_000_000);
+  return {
+    perSecond,
+    burst: int('nackRate.burst', r.burst, DEFAULT_NACK_RATE.burst, 1, 1_000_000),
+    perFlow,
+    flowWindowMs: ms('nackRate.flowWindowMs', r.flowWindowMs, DEFAULT_NACK_RATE.flowWindowMs, 1),
+  };
+}
+
+function deliveryOf(value: unknown, retransmitter: Retransmitter): Required<Delivery> {
+  if (value === undefined) return { multicast: true, unicast: false };
+  if (typeof value !== 'object' || value === null) {
+    fail('type', `delivery must be { multicast?, unicast? }, got ${show(value)}`);
+  }
+  const d = value as Record<string, unknown>;
+  for (const k of Object.keys(d)) {
+    if (k !== 'multicast' && k !== 'unicast')
+      fail('type', `delivery.${k} is not an option (multicast, unicast)`);
+  }
+  const delivery = {
+    multicast: bool('delivery.multicast', d.multicast, true),
+    unicast: bool('delivery.unicast', d.unicast, false),
+  };
+  if (delivery.unicast && typeof retransmitter.retransmitUnicast !== 'function') {
+    fail(
+      'type',
+      'delivery.unicast needs a retransmitter with a retransmitUnicast(frame, requester) method',
+    );
+  }
+  return delivery;
 }
 
 function hedgeOf(value: unknown): number | 'adaptive' | false {
@@ -441,6 +504,7 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
     adaptiveTimeout: bool('adaptiveTimeout', opts.adaptiveTimeout, false),
     minTimeoutMs,
     nackRate: nackRateOf(opts.nackRate),
+    delivery: deliveryOf(opts.delivery, opts.retransmitter),
     verifyContent: bool('verifyContent', opts.verifyContent, false),
   };
 }

@@ -13,20 +13,24 @@ import type {
   Deduper,
   FailReason,
   MaybePromise,
+  Requester,
   Retransmitter,
 } from './components.js';
-import type { ProxyClientEvents } from './events.js';
+import type { LastReply, ProxyClientEvents } from './events.js';
+import { Admission } from './admission.js';
 import { ActiveGaps, type Flow } from './active-gaps.js';
 import { contentCheck } from './content-check.js';
 import { FailureMemory } from './failure-memory.js';
 import { Fifo } from './fifo.js';
 import { readGap, type Gap } from './gap.js';
 import { UpstreamHealth } from './health.js';
+import { Lease, Slots } from './slots.js';
 import { resolveOptions, type ProxyClientOptions, type ResolvedOptions } from './options.js';
-import { Pacer } from './pacing.js';
 import { Reporter, hex } from './report.js';
 import { Counters, total, type ProxyStats } from './stats.js';
 import { UpstreamWalker, watchdogTick, type FetchResult } from './walk.js';
+import { WalkSignal } from './walk-signal.js';
+import { waitForFrame } from './shared-frame.js';
 
 /** One sequence number to recover. */
 interface Job {
@@ -34,12 +38,21 @@ interface Job {
   readonly seq: bigint;
   readonly subtreeId: Uint8Array | undefined;
   readonly enqueuedAt: number;
+  /** Listeners to send the frame to by unicast (`delivery.unicast`), first asker first. */
+  requesters: Requester[] | undefined;
 }
 
 /** How a job ended: a walk's result, or a claim held elsewhere. */
-type Outcome = FetchResult | { kind: 'claim-lost' } | { kind: FailReason; attempts: number };
+type Outcome =
+  | FetchResult
+  | { kind: 'claim-lost' }
+  | { kind: FailReason; attempts: number; lastReply?: LastReply | undefined };
+
+/** Most requesters served by unicast per gap; later ones get the frame from the cache. */
+const MAX_REQUESTERS = 64;
 
 const ABORTED: Outcome = { kind: 'aborted', attempts: 0 };
+const DEADLINE: Outcome = { kind: 'deadline', attempts: 0 };
 const SETTLED_VOID: Settled<undefined> = Object.freeze({ status: 'ok', value: undefined });
 const CLAIM_LOST: Outcome = { kind: 'claim-lost' };
 
@@ -97,6 +110,8 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private readonly counters = new Counters();
   private readonly report: Reporter;
   private readonly health: UpstreamHealth;
+  private readonly admission: Admission | undefined;
+  private readonly slots: Slots;
   private readonly walker: UpstreamWalker;
   private readonly failures: FailureMemory;
   /** `maxRangeSpan` as a bigint, made once. */
@@ -108,14 +123,21 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private readonly shutdown = new AbortController();
   /** Bounds calls into the cache, deduper and retransmitter (`componentTimeoutMs`). */
   private readonly watchdog: Watchdog;
-  /** Worker loops running (each runs queued jobs one after another). */
-  private lanes = 0;
-  /** Jobs being recovered now. */
-  private running = 0;
+  /** Jobs taken from the queue and not ended yet (working, or waiting without a worker). */
+  private started = 0;
+  /** Of those, jobs waiting without a worker (admission, THROTTLED hold, partition, a claim). */
+  private waiting = 0;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
 
-  /** @throws TypeError or RangeError naming the option and the value when an option is invalid. */
+  /**
+   * Makes a client: validates every option (see {@link ProxyClientOptions}) and creates a
+   * `UdpTransport` unless one is given. Nothing is sent until a gap is enqueued.
+   *
+   * @throws TypeError or RangeError, with a Node-style `code` (`ERR_INVALID_ARG_TYPE`,
+   *   `ERR_INVALID_ARG_VALUE`, `ERR_OUT_OF_RANGE`), naming the option and the value, when an
+   *   option is invalid or unknown.
+   */
   constructor(options: ProxyClientOptions) {
     super();
     this.options = resolveOptions(options);
@@ -124,48 +146,67 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.deduper = options.deduper;
     this.ownsTransport = options.transport === undefined;
     this.transport = options.transport ?? new UdpTransport();
-    this.report = new Reporter(this, this.counters, options.recorder, options.logger);
-    this.health = new UpstreamHealth(this.options.upstreams, this.options);
+    const report = new Reporter(this, this.counters, options.recorder, options.logger);
+    this.report = report;
+    this.health = new UpstreamHealth(this.options.upstreams, this.options, (...change) =>
+      report.upstream(...change),
+    );
+    const rate = this.options.nackRate;
+    this.admission = rate === false ? undefined : new Admission(rate, this.options.gapDeadlineMs);
+    this.slots = new Slots(this.options.workers, () => this.startNext(), undefined);
     this.failures = new FailureMemory(this.options.failureMemoryMs, this.options.failureMemorySize);
     this.maxSpan = BigInt(this.options.maxRangeSpan);
     this.watchdog = new Watchdog(watchdogTick(this.options.componentTimeoutMs));
     // Every wait of every gap listens on it; it is not a leak.
     setMaxListeners(0, this.shutdown.signal);
-    const report = this.report;
     this.walker = new UpstreamWalker(
       this.transport,
       this.health,
-      new Pacer(this.options.nackRate),
+      this.admission,
+      this.slots,
       this.options,
       this.counters,
       {
-        reply: (upstream, kind, hashKey, seq) => {
+        reply: (upstream, kind, code, gap) => {
           report.record('upstreamReply', upstream, kind);
           if (kind !== 'frame' && report.logs) {
             report.debug(
-              { hashKey: hex(hashKey), seq: seq.toString(), upstream, reply: kind },
+              code === undefined
+                ? { hashKey: hex(gap.hashKey), seq: gap.seq.toString(), upstream, reply: kind }
+                : {
+                    hashKey: hex(gap.hashKey),
+                    seq: gap.seq.toString(),
+                    upstream,
+                    reply: kind,
+                    code,
+                  },
               'upstream reply',
             );
           }
         },
-        paced: (upstream) => report.record('paced', upstream),
+        paced: (upstream, tier) => report.record('paced', upstream, tier),
+        hedge: () => report.record('hedge'),
         invalidFrame: (reason) => report.record('invalidFrame', reason),
         transportFault: (err, upstream, hashKey, seq) =>
           report.fault('transport', 'exchange', err, { hashKey, seq, upstream }),
+        waiting: (delta) => this.parked(delta),
       },
       this.shutdown.signal,
       this.options.verifyContent ? contentCheck(this.counters, this.report) : undefined,
     );
   }
 
-  /** Gaps waiting for a worker. */
+  /**
+   * Gaps waiting: for a worker (queued), or for admission, a THROTTLED hold or an upstream
+   * to come back (holding no worker).
+   */
   get size(): number {
-    return this.queue.length;
+    return this.queue.length + this.waiting;
   }
 
-  /** Gaps being recovered now. */
+  /** Gaps being worked on now (a NACK out, or claiming, storing and delivering). */
   get pending(): number {
-    return this.running;
+    return this.started - this.waiting;
   }
 
   /** True once `close()` has been called. */
@@ -204,20 +245,19 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       );
     }
     const known = this.active.find(gap.hashKey);
-    // Room: free queue slots plus idle workers (a job for an idle worker never waits).
-    const room = this.options.queueDepth + this.options.workers - this.running - this.queue.length;
+    // Room: free queue slots plus idle workers. Gaps waiting without a worker count against
+    // it too, so that the gaps held at once stay bounded by queueDepth + workers.
+    const room = this.options.queueDepth + this.options.workers - this.started - this.queue.length;
     let fresh = 0;
     for (let s = first; s <= last && fresh <= room; s++) if (known?.has(s) !== true) fresh++;
     if (fresh > room) return this.report.dropped('queue-full', input, this.queueFullMessage);
     const flow = known ?? this.active.flow(gap.hashKey);
     const at = now();
-    for (let s = first; s <= last; s++) this.admit(flow, s, gap.subtreeId, at);
+    const requester = this.options.delivery.unicast ? gap.requester : undefined;
+    for (let s = first; s <= last; s++) this.admit(flow, s, gap.subtreeId, requester, at);
     this.active.prune(flow);
     this.report.record('queueDepth', this.queue.length);
-    while (this.lanes < this.options.workers && this.queue.length > 0) {
-      this.lanes++;
-      void this.lane();
-    }
+    while (this.queue.length > 0 && this.slots.tryStart()) this.startNext();
     return true;
   }
 
@@ -235,12 +275,14 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       droppedTotal: total(c.dropped),
       errors: { ...c.errors },
       queued: this.queue.length,
-      inFlight: this.running,
+      waiting: this.waiting,
+      inFlight: this.pending,
       attempts: c.attempts,
       hedges: c.hedges,
       hedgeWins: c.hedgeWins,
       throttleHolds: c.throttleHolds,
       pacedWaits: c.pacedWaits,
+      unicastDeliveries: c.unicastDeliveries,
       invalidFrames: { ...c.invalidFrames },
       failureMemory: this.failures.size,
       upstreams: this.health.snapshot(),
@@ -248,20 +290,30 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     };
   }
 
-  /** Resolves when no gap is queued or in flight. */
+  /** Resolves when no gap is queued, waiting or in flight. */
   onIdle(): Promise<void> {
-    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    if (this.queue.length === 0 && this.started === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
    * Stops accepting gaps and releases every socket and timer: once it resolves, nothing of
-   * the client keeps the process alive. Without `drain`, in-flight attempts are aborted and
-   * queued gaps end as `failed('aborted')`. Idempotent.
+   * the client keeps the process alive. Without `drain`, in-flight attempts and waits are
+   * aborted and queued gaps end as `failed('aborted')`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => void client.close().then(() => transport.close()));
+   * ```
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.closing ??= this.shutdownNow(options.drain === true);
     return this.closing;
+  }
+
+  /** Same as `close()`, for `await using client = new ProxyClient(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private async shutdownNow(drain: boolean): Promise<void> {
@@ -269,12 +321,15 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       for (const job of this.queue.drain()) this.finish(job, ABORTED);
       this.shutdown.abort();
       this.walker.abort();
+      this.health.close();
       this.checkIdle();
     }
     await this.onIdle();
     // Attempts a hedge overtook may still be listening: end them too.
     this.shutdown.abort();
     this.walker.abort();
+    this.health.close();
+    this.admission?.close();
     if (this.ownsTransport && this.transport.close !== undefined) {
       const transport = this.transport;
       await this.call('transport', 'close', undefined, undefined, () => transport.close?.());
@@ -282,15 +337,29 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.watchdog.close();
   }
 
-  private admit(flow: Flow<Job>, seq: bigint, subtreeId: Uint8Array | undefined, at: number) {
+  private admit(
+    flow: Flow<Job>,
+    seq: bigint,
+    subtreeId: Uint8Array | undefined,
+    requester: Requester | undefined,
+    at: number,
+  ) {
     const hashKey = flow.hashKey;
     this.report.requested();
-    if (flow.has(seq)) {
+    const same = flow.get(seq);
+    if (same !== undefined) {
+      if (requester !== undefined) addRequester(same, requester);
       this.report.deduped(hashKey, seq, 'coalesced');
       return;
     }
-    const job: Job = { hashKey, seq, subtreeId, enqueuedAt: at };
-    if (this.failures.size > 0 && this.failures.has((hashKey << 64n) | seq, at)) {
+    const job: Job = {
+      hashKey,
+      seq,
+      subtreeId,
+      enqueuedAt: at,
+      requesters: requester === undefined ? undefined : [requester],
+    };
+    if (this.failures.size > 0 && this.failures.has((hashKey << 64n) | seq)) {
       this.finish(job, { kind: 'recent-failure', attempts: 0 });
       return;
     }
@@ -298,32 +367,45 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     this.queue.push(job);
   }
 
-  /** A worker: recovers queued jobs one after another until none is left. */
-  private async lane(): Promise<void> {
-    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
-      this.running++;
-      this.report.record('queueDepth', this.queue.length);
-      await this.recover(job);
-      this.running--;
-    }
-    this.lanes--;
-    this.checkIdle();
+  /** Starts the next queued job on a worker permit already taken; false when none is queued. */
+  private startNext(): boolean {
+    const job = this.queue.shift();
+    if (job === undefined) return false;
+    this.started++;
+    this.report.record('queueDepth', this.queue.length);
+    this.report.record('inflight', this.pending);
+    const lease = new Lease();
+    lease.held = 1;
+    void this.recover(job, lease);
+    return true;
+  }
+
+  /** Jobs waiting without a worker changed by `delta`. */
+  private parked(delta: 1 | -1): void {
+    this.waiting += delta;
+    this.report.record('inflight', this.pending);
   }
 
   /**
-   * The whole life of one gap: claim it, ask the upstreams, re-cache and retransmit the
-   * frame, and report its one outcome. Faults of injected components are reported on the
-   * way and never stop it.
+   * The whole life of one gap: claim it, ask the upstreams, re-cache and deliver the frame,
+   * and report its one outcome. Faults of injected components are reported on the way and
+   * never stop it. Its deadline counts from enqueue: a gap that waited in the queue past it
+   * ends at once, unsent.
    */
-  private async recover(job: Job): Promise<void> {
+  private async recover(job: Job, lease: Lease): Promise<void> {
     const { hashKey, seq } = job;
     let outcome: Outcome = ABORTED; // if this library itself throws below
     let claimed = false;
+    const deadlineAt = job.enqueuedAt + this.options.gapDeadlineMs;
     try {
       if (this.shutdown.signal.aborted) return;
+      if (now() >= deadlineAt) {
+        outcome = DEADLINE;
+        return;
+      }
+      const key = cacheKey(hashKey, seq);
       if (this.deduper !== undefined) {
         const deduper = this.deduper;
-        const key = cacheKey(hashKey, seq);
         const claiming = this.call('deduper', 'setNX', job, undefined, () =>
           deduper.setNX(key, '1', this.options.dedupWindowMs),
         );
@@ -331,7 +413,8 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
         // A deduper fault is reported and the gap proceeds: availability over strictness.
         claimed = claim.status === 'ok' && claim.value !== false;
         if (claim.status === 'ok' && claim.value === false) {
-          outcome = CLAIM_LOST;
+          outcome =
+            job.requesters === undefined ? CLAIM_LOST : await this.fromWinner(job, key, lease);
           return;
         }
       }
@@ -341,36 +424,76 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
         subtreeId: job.subtreeId,
         flags: FLAG_PROXIED,
       });
-      const found = await this.walker.fetch({
-        hashKey,
-        seq,
-        nack,
-        deadlineAt: now() + this.options.gapDeadlineMs,
-      });
+      const found = await this.walker.fetch({ hashKey, seq, nack, deadlineAt, lease });
       if (found.kind !== 'frame') {
         outcome = found;
         return;
       }
       const { upstream, frame, header } = found;
-      const key = cacheKey(hashKey, seq);
       const ttlMs = this.options.ttls[header.ttlClass];
-      // Re-cache, then retransmit. A component that answers synchronously is not awaited
+      // Re-cache, then deliver. A component that answers synchronously is not awaited
       // (an await costs ~0.1 µs and ~180 B even on a plain value: BENCHMARKS.md).
       const stored = this.call('cache', 'store', job, upstream, () =>
         this.cache.store(key, frame, ttlMs),
       );
       if (isThenable(stored)) await stored;
-      const sent = this.call('retransmitter', 'retransmit', job, upstream, () =>
-        this.retransmitter.retransmit(frame, header.txId),
-      );
-      if (isThenable(sent)) await sent;
+      if (this.options.delivery.multicast) {
+        const sent = this.call('retransmitter', 'retransmit', job, upstream, () =>
+          this.retransmitter.retransmit(frame, header.txId),
+        );
+        if (isThenable(sent)) await sent;
+      }
+      if (job.requesters !== undefined) await this.unicast(job, frame, upstream);
       outcome = found;
     } catch (err) {
       this.report.fault('listener', 'recover', err, { hashKey, seq });
     } finally {
       if (claimed && outcome.kind !== 'frame') await this.releaseClaim(job);
       this.finish(job, outcome);
+      this.slots.end(lease);
+      this.ended();
     }
+  }
+
+  /** Sends `frame` by unicast to every requester of `job` (`delivery.unicast`). */
+  private async unicast(job: Job, frame: Uint8Array, upstream: string | undefined): Promise<void> {
+    const retransmitter = this.retransmitter;
+    for (const requester of job.requesters ?? []) {
+      const call = this.call('retransmitter', 'retransmitUnicast', job, upstream, () =>
+        retransmitter.retransmitUnicast?.(frame, requester),
+      );
+      const sent = isThenable(call) ? await call : call;
+      if (sent.status !== 'ok') continue;
+      this.counters.unicastDeliveries++;
+      this.report.record('unicastRetransmit');
+    }
+  }
+
+  /**
+   * Another relay of the fleet holds the claim and fetches the frame: wait (holding no
+   * worker) until it has stored it in the shared store, then deliver to this relay's own
+   * requesters, so the fleet sends one upstream NACK per lost frame in unicast mode too.
+   */
+  private async fromWinner(job: Job, key: Uint8Array, lease: Lease): Promise<Outcome> {
+    const deadlineAt = job.enqueuedAt + this.options.gapDeadlineMs;
+    const signal = new WalkSignal(this.shutdown.signal, deadlineAt - now());
+    this.slots.rest(lease);
+    this.parked(1);
+    let frame: Uint8Array | undefined;
+    try {
+      frame = await waitForFrame(this.cache, key, signal.signal, deadlineAt - now(), {
+        call: (fn) => this.call('cache', 'retrieve', job, undefined, fn),
+        fault: (err) => this.report.fault('cache', 'waitFor', err, job),
+      });
+    } finally {
+      signal.end();
+      this.parked(-1);
+    }
+    if (frame === undefined) return this.shutdown.signal.aborted ? ABORTED : DEADLINE;
+    const permit = this.slots.acquire(lease, this.shutdown.signal);
+    if (permit !== true && !(await permit)) return ABORTED;
+    await this.unicast(job, frame, undefined);
+    return CLAIM_LOST;
   }
 
   /**
@@ -390,19 +513,27 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     const { hashKey, seq } = job;
     if (outcome.kind === 'claim-lost') {
       this.report.deduped(hashKey, seq, 'claim-lost');
-      return;
+    } else {
+      const latencyMs = now() - job.enqueuedAt;
+      if (outcome.kind === 'frame') {
+        this.report.recovered(hashKey, seq, outcome, latencyMs);
+      } else {
+        if (outcome.kind === 'exhausted') this.failures.remember((hashKey << 64n) | seq);
+        const { kind, attempts, lastReply } = outcome;
+        this.report.failed(hashKey, seq, kind, attempts, latencyMs, lastReply);
+      }
     }
-    const latencyMs = now() - job.enqueuedAt;
-    if (outcome.kind === 'frame') {
-      this.report.recovered(hashKey, seq, outcome, latencyMs);
-      return;
-    }
-    if (outcome.kind === 'exhausted') this.failures.remember((hashKey << 64n) | seq, now());
-    this.report.failed(hashKey, seq, outcome.kind, outcome.attempts, latencyMs);
+  }
+
+  /** A started job has ended (called after its outcome and its permits are given back). */
+  private ended(): void {
+    this.started--;
+    this.report.record('inflight', this.pending);
+    this.checkIdle();
   }
 
   private checkIdle(): void {
-    if (this.queue.length !== 0 || this.running !== 0) return;
+    if (this.queue.length !== 0 || this.started !== 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -460,4 +591,12 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
 
   private readonly queueFullMessage = (): string =>
     `queue holds ${this.queue.length} of ${this.options.queueDepth}`;
+}
+
+/** Adds `requester` to the job's unicast list, once, up to {@link MAX_REQUESTERS}. */
+function addRequester(job: Job, requester: Requester): void {
+  const list = (job.requesters ??= []);
+  if (list.length >= MAX_REQUESTERS) return;
+  for (const r of list) if (r.port === requester.port && r.address === requester.address) return;
+  list.push(requester);
 }

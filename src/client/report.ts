@@ -7,8 +7,15 @@ import type {
   FailReason,
   Logger,
   Recorder,
+  UpstreamState,
 } from './components.js';
-import { ComponentError, type FaultContext, type ProxyClientEvents } from './events.js';
+import {
+  ComponentError,
+  type FaultContext,
+  type HealthCause,
+  type LastReply,
+  type ProxyClientEvents,
+} from './events.js';
 import type { Counters } from './stats.js';
 
 const HOOKS = [
@@ -23,6 +30,11 @@ const HOOKS = [
   'upstreamReply',
   'paced',
   'invalidFrame',
+  'upstreamState',
+  'componentError',
+  'hedge',
+  'inflight',
+  'unicastRetransmit',
 ] as const satisfies readonly (keyof Recorder)[];
 
 type Hook = (typeof HOOKS)[number];
@@ -98,18 +110,42 @@ export class Reporter {
     }
   }
 
-  failed(hashKey: bigint, seq: bigint, reason: FailReason, attempts: number, latencyMs: number) {
+  failed(
+    hashKey: bigint,
+    seq: bigint,
+    reason: FailReason,
+    attempts: number,
+    latencyMs: number,
+    lastReply: LastReply | undefined,
+  ) {
     this.counters.failed[reason]++;
     this.record('proxyFailed', reason);
     if (this.logs) {
       this.logger.info(
-        { hashKey: hex(hashKey), seq: seq.toString(), reason, attempts, latencyMs },
+        { hashKey: hex(hashKey), seq: seq.toString(), reason, attempts, latencyMs, lastReply },
         'gap not recovered',
       );
     }
     if (this.emitter.listenerCount('failed') > 0) {
-      this.emit('failed', { hashKey, seq, reason, attempts, latencyMs, lastReply: undefined });
+      this.emit('failed', { hashKey, seq, reason, attempts, latencyMs, lastReply });
     }
+  }
+
+  /**
+   * An upstream's health changed: the `upstream` event, the recorder's `upstreamState`, and
+   * a log line (warn when it is demoted, info when it is healthy again, debug for a probe).
+   */
+  upstream(upstream: string, state: UpstreamState, previous: UpstreamState, cause: HealthCause) {
+    this.record('upstreamState', upstream, state);
+    const fields = { upstream, state, previous, cause };
+    if (state === 'demoted') {
+      this.logger.warn(fields, `upstream ${upstream} demoted (${cause})`);
+    } else if (state === 'healthy') {
+      this.logger.info(fields, `upstream ${upstream} healthy again (${cause})`);
+    } else if (this.logs) {
+      this.logger.debug(fields, `upstream ${upstream} probed (${cause})`);
+    }
+    if (this.emitter.listenerCount('upstream') > 0) this.emit('upstream', fields);
   }
 
   deduped(hashKey: bigint, seq: bigint, cause: DedupCause): void {
@@ -144,6 +180,10 @@ export class Reporter {
   fault(component: Component, operation: string, thrown: unknown, where: FaultContext = {}) {
     const error = new ComponentError(component, operation, toError(thrown), where);
     this.counters.errors[component]++;
+    // A componentError hook that fails is counted, not reported through itself again.
+    if (component !== 'recorder' || operation !== 'componentError') {
+      this.record('componentError', component);
+    }
     this.logger.warn(
       {
         component,

@@ -1,23 +1,46 @@
-import type { Component, DedupCause, DropReason, FailReason } from './components.js';
+import type {
+  AdmissionTier,
+  Component,
+  DedupCause,
+  DropReason,
+  FailReason,
+  UpstreamState,
+} from './components.js';
+import type { HealthCause } from './events.js';
 
 /** Health of one upstream as seen by this client. */
 export interface UpstreamStats {
   /** The upstream as configured. */
   upstream: string;
-  /** `healthy`, `demoted` (tried after the healthy ones) or `probing` (one probe in flight). */
-  state: 'healthy' | 'demoted' | 'probing';
-  /** Timeouts and send errors in a row since its last answer. */
+  /**
+   * `healthy`; `demoted` (not asked until its cooldown has passed, then probed by one gap);
+   * `probing` (that probe is out).
+   */
+  state: UpstreamState;
+  /** Failures in a row since its last answer (timeouts that were not silence, errors). */
   consecutiveFailures: number;
   /** Times this upstream was demoted. */
   demotions: number;
+  /** Why it was last demoted (`timeouts`, `unreachable`, `errors`, `overtaken`); undefined if never. */
+  demotedFor: HealthCause | undefined;
   /** Smoothed round-trip time, ms (undefined until the first sample). */
   srttMs: number | undefined;
   /** Round-trip variance, ms. */
   rttvarMs: number | undefined;
   /** Attempt timeout this upstream gets now, ms. */
   attemptTimeoutMs: number;
-  /** NACKs to this upstream that waited for the pacing budget (`nackRate`). */
+  /** NACKs to this upstream that waited for admission (`nackRate`), at either tier. */
   pacedWaits: number;
+  /**
+   * Admission waits by tier: `ip` (the upstream's bucket, `perSecond`/`burst`) and `flow`
+   * (a HashKey's window, `perFlow` per `flowWindowMs`). A NACK may wait at both.
+   */
+  admissionWaits: Record<AdmissionTier, number>;
+  /**
+   * Timeouts taken as silence about one gap (a rate limit, a suppressed MISS): it answered
+   * other NACKs within a timeout of that one, so they did not count against it.
+   */
+  silentTimeouts: number;
   /** Replies by kind. */
   replies: {
     /** Valid frames. */
@@ -57,7 +80,9 @@ export interface ProxyStats {
   errors: Record<Component, number>;
   /** Gaps waiting for a worker. */
   queued: number;
-  /** Gaps being recovered now. */
+  /** Gaps waiting for admission, a THROTTLED hold, or an upstream to come back (no worker held). */
+  waiting: number;
+  /** Gaps being recovered now (a NACK out, or storing and delivering). */
   inFlight: number;
   /** NACKs sent upstream. */
   attempts: number;
@@ -67,8 +92,10 @@ export interface ProxyStats {
   hedgeWins: number;
   /** THROTTLED holds honoured. */
   throttleHolds: number;
-  /** NACKs that waited for the pacing budget (`nackRate`) before they were sent. */
+  /** NACKs that waited for admission (`nackRate`) before they were sent. */
   pacedWaits: number;
+  /** Recovered frames sent by unicast, one per requester (`delivery.unicast`). */
+  unicastDeliveries: number;
   /**
    * Frames refused although they came for the gap asked (never cached, never
    * retransmitted), by reason: `malformed`, `legacy` and `wrong-gap` for a frame a custom
@@ -114,6 +141,7 @@ export class Counters {
   hedgeWins = 0;
   throttleHolds = 0;
   pacedWaits = 0;
+  unicastDeliveries = 0;
   invalidFrames: Record<string, number> = {};
 }
 

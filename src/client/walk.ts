@@ -3,10 +3,14 @@ import type { FrameHeader } from '../wire/frame.js';
 import type { Reply, Transport } from '../transport/transport.js';
 import { isThenable, sleep, toError, within } from '../shared/within.js';
 import { Watchdog } from '../shared/watchdog.js';
+import type { Admission } from './admission.js';
+import type { AdmissionTier } from './components.js';
+import type { LastReply } from './events.js';
 import type { UpstreamHealth, ReplyKind } from './health.js';
 import type { ResolvedOptions } from './options.js';
-import type { Pacer } from './pacing.js';
+import type { Lease, Slots } from './slots.js';
 import type { Counters } from './stats.js';
+import { WalkSignal } from './walk-signal.js';
 
 /** One gap as the walk asks for it. */
 export interface WalkGap {
@@ -14,8 +18,10 @@ export interface WalkGap {
   readonly seq: bigint;
   /** The proxied NACK to send. */
   readonly nack: Uint8Array;
-  /** When the gap's budget (`gapDeadlineMs`) runs out, on `performance.now()`'s clock. */
+  /** When the gap's budget (`gapDeadlineMs`, from enqueue) runs out, on `performance.now()`. */
   readonly deadlineAt: number;
+  /** The worker permits the gap holds. */
+  readonly lease: Lease;
 }
 
 /** What asking the upstreams for one gap produced. */
@@ -28,49 +34,62 @@ export type FetchResult =
       hedged: boolean;
       attempts: number;
     }
-  | { kind: 'exhausted' | 'deadline' | 'aborted'; attempts: number };
+  | {
+      kind: 'exhausted' | 'deadline' | 'aborted';
+      attempts: number;
+      lastReply: LastReply | undefined;
+    };
 
 /** What the walk tells the client as it goes (metrics, logs, `error` events). */
 export interface WalkReports {
-  reply(upstream: string, kind: ReplyKind, hashKey: bigint, seq: bigint): void;
-  paced(upstream: string): void;
+  reply(upstream: string, kind: ReplyKind, code: string | undefined, gap: WalkGap): void;
+  paced(upstream: string, tier: AdmissionTier): void;
+  hedge(): void;
   invalidFrame(reason: string): void;
   transportFault(error: Error, upstream: string, hashKey: bigint, seq: bigint): void;
+  /** Gaps waiting without a worker (admission, THROTTLED hold, partition) changed by `delta`. */
+  waiting(delta: 1 | -1): void;
 }
 
 /** The state of one gap's walk over the upstreams. */
 interface Walk {
   readonly gap: WalkGap;
-  /** Upstreams to ask, best first. */
-  readonly order: readonly string[];
-  /** Index in `order` of the next upstream to ask. */
-  next: number;
+  /** Upstreams asked (or being asked) for this gap. */
+  readonly tried: Set<string>;
   /** Attempts still asking (several while a hedge runs). */
   readonly running: Attempt[];
   /** NACKs sent for this gap. */
   attempts: number;
   /** The walk has its result; attempts still running only finish for health. */
   over: boolean;
+  /** The last answer that was not a frame. */
+  last: LastReply | undefined;
+  /** Ends the walk's waits at its deadline, at close() and when it is over; made on first wait. */
+  signal: WalkSignal | undefined;
+  /** Waits in progress that hold no worker. */
+  parked: number;
 }
 
 /** One upstream being asked for one gap (asked again after THROTTLED holds). */
 interface Attempt {
   readonly upstream: string;
   readonly hedged: boolean;
+  /** It was handed the upstream's probe (the upstream is demoted and its cooldown passed). */
+  probe: boolean;
   /** Settles with this attempt once `result` is set. */
   done: Promise<Attempt>;
   result: AttemptResult;
-  /** A NACK went out. */
-  sent: boolean;
+  /** When the NACK out left (NaN: none out). */
+  sentAt: number;
   /**
-   * `asking`: a NACK is out; `pacing`: waiting for a token until `sendAt`; `holding`:
+   * `asking`: a NACK is out; `admitting`: waiting for the upstream to admit it; `holding`:
    * holding for a THROTTLED hint; `idle`: none of these (starting, or ended).
    */
-  state: 'idle' | 'pacing' | 'asking' | 'holding';
-  /** When the NACK being paced will go out. */
-  sendAt: number;
+  state: 'idle' | 'admitting' | 'asking' | 'holding';
   /** The walk ended with another upstream's frame while this one was still asking. */
   overtaken: boolean;
+  /** Told when its NACK leaves after an admission wait (a hedge may then be due). */
+  onAsking: ((value: undefined) => void) | undefined;
 }
 
 type AttemptResult =
@@ -88,6 +107,7 @@ const RESULT = {
 
 const ABORTED_REPLY: Reply = { kind: 'error', code: 'aborted' };
 const FAULT_REPLY: Reply = { kind: 'error', code: 'exception' };
+const INVALID_FRAME_REPLY: Reply = { kind: 'error', code: 'invalid-frame' };
 const REPLY_KINDS: ReadonlySet<unknown> = new Set([
   'frame',
   'miss',
@@ -114,12 +134,17 @@ export function watchdogTick(componentTimeoutMs: number): number {
   return Math.max(1, Math.min(250, Math.floor(componentTimeoutMs / 4)));
 }
 
+/** Why a walk could not start another attempt. */
+type Stop = 'exhausted' | 'deadline' | 'aborted';
+
 /**
  * The upstream policy: which upstreams one gap asks, in what order, and when it gives up.
- * Upstreams are asked in health order, at most `maxEndpoints`, one at a time unless a hedge
- * starts the next one in parallel. MISS, timeouts and errors move on to the next upstream;
- * THROTTLED holds for the hint and asks the same upstream again; NACKs wait for the pacing
- * budget. The first valid frame wins; the gap's deadline and `close()` end the walk.
+ * Each step asks the usable upstream (healthy, or demoted with its probe due) that can admit
+ * the NACK soonest, preference order breaking ties, at most `maxEndpoints` of them, one at a
+ * time unless a hedge asks the next in parallel. MISS, timeouts and errors move on; THROTTLED
+ * holds for the hint and asks the same upstream again. When every upstream is demoted the
+ * gap waits (holding no worker) until one may be asked. The first valid frame wins; the
+ * gap's deadline and `close()` end the walk.
  */
 export class UpstreamWalker {
   private hedgeBudget = HEDGE_SAVED;
@@ -129,7 +154,9 @@ export class UpstreamWalker {
   constructor(
     private readonly transport: Transport,
     private readonly health: UpstreamHealth,
-    private readonly pacer: Pacer,
+    /** NACK admission per upstream and flow; undefined with `nackRate: false`. */
+    private readonly admission: Admission | undefined,
+    private readonly slots: Slots,
     private readonly options: ResolvedOptions,
     private readonly counters: Counters,
     private readonly reports: WalkReports,
@@ -146,25 +173,27 @@ export class UpstreamWalker {
     this.watchdog.close();
   }
 
-  /** Asks upstreams for `gap` until one sends its frame, all have answered, or time is up. */
+  /** Asks upstreams for `gap` until one sends its frame, none is left, or time is up. */
   async fetch(gap: WalkGap): Promise<FetchResult> {
     const walk: Walk = {
       gap,
-      order: this.health.order(this.options.maxEndpoints, now()),
-      next: 0,
+      tried: new Set(),
       running: [],
       attempts: 0,
       over: false,
+      last: undefined,
+      signal: undefined,
+      parked: 0,
     };
     let winner: Attempt | undefined;
     try {
-      this.launch(walk, false);
-      while (walk.running.length > 0) {
-        const ended = await this.firstOf(walk);
-        if (ended === undefined) {
-          this.launch(walk, true);
-          continue;
+      for (;;) {
+        if (walk.running.length === 0) {
+          const stop = await this.start(walk);
+          if (stop !== undefined) return this.stopped(walk, stop);
         }
+        const ended = await this.firstOf(walk);
+        if (ended === undefined) continue; // a hedge was started
         walk.running.splice(walk.running.indexOf(ended), 1);
         const r = ended.result;
         if (r.kind === 'frame') {
@@ -179,79 +208,145 @@ export class UpstreamWalker {
             attempts: walk.attempts,
           };
         }
-        if (r.kind === 'aborted' || this.signal.aborted) {
-          return { kind: 'aborted', attempts: walk.attempts };
-        }
+        if (r.kind === 'aborted' || this.signal.aborted) return this.stopped(walk, 'aborted');
         // A busy event loop may notice the deadline before an attempt does.
-        if (r.kind === 'deadline' || now() >= gap.deadlineAt) {
-          return { kind: 'deadline', attempts: walk.attempts };
-        }
-        if (walk.running.length === 0 && walk.next < walk.order.length) this.launch(walk, false);
+        if (r.kind === 'deadline' || now() >= gap.deadlineAt) return this.stopped(walk, 'deadline');
       }
-      return { kind: 'exhausted', attempts: walk.attempts };
     } finally {
       walk.over = true;
-      const { order } = walk;
-      for (let i = walk.next; i < order.length; i++) this.health.release(order[i] as string);
+      walk.signal?.end();
       // Attempts still asking run on to their own end, for the upstream's health only.
       if (winner !== undefined) {
+        const at = now();
         for (const a of walk.running) {
-          if (!a.sent) continue;
+          if (a.state !== 'asking') continue;
           a.overtaken = true;
-          this.health.overtaken(a.upstream, now());
+          this.health.overtaken(a.upstream, a.sentAt, at);
         }
       }
     }
   }
 
-  /** Starts asking the next upstream of the walk (a hedge when others are still asking). */
-  private launch(walk: Walk, hedged: boolean): void {
-    const a: Attempt = {
-      upstream: walk.order[walk.next++] as string,
-      hedged,
-      done: undefined as unknown as Promise<Attempt>,
-      result: RESULT.aborted,
-      sent: false,
-      state: 'idle',
-      sendAt: 0,
-      overtaken: false,
-    };
-    a.done = this.ask(walk, a);
-    walk.running.push(a);
-    if (hedged) this.counters.hedges++;
-    else this.hedgeBudget = Math.min(HEDGE_SAVED, this.hedgeBudget + HEDGE_EARNED);
+  private stopped(walk: Walk, stop: Stop): FetchResult {
+    return { kind: stop, attempts: walk.attempts, lastReply: walk.last };
   }
 
   /**
-   * The first attempt to end, or undefined when it is time to hedge: the latest attempt's
-   * NACK has gone unanswered for the hedge delay, and the hedge budget allows one more.
-   * An attempt holding for THROTTLED or waiting for pacing is never hedged past: a
-   * congested upstream is healthy, and the wait is its own.
+   * Starts the next attempt, waiting (holding no worker) while every upstream is demoted and
+   * one this gap has not asked may come back within its deadline.
    */
-  private firstOf(walk: Walk): Promise<Attempt | undefined> {
+  private async start(walk: Walk): Promise<Stop | undefined> {
+    for (;;) {
+      if (this.signal.aborted) return 'aborted';
+      if (now() >= walk.gap.deadlineAt) return 'deadline';
+      const pick = this.pick(walk);
+      if (pick !== undefined) {
+        this.launch(walk, pick, false);
+        return undefined;
+      }
+      if (!this.mayWait(walk)) return 'exhausted';
+      const signal = this.signalOf(walk);
+      this.park(walk);
+      try {
+        await this.health.whenUsable(signal.signal);
+      } finally {
+        this.unpark(walk);
+      }
+      if (signal.signal.aborted) return this.signal.aborted ? 'aborted' : 'deadline';
+    }
+  }
+
+  /** Every upstream is down, and one this gap may still ask could come back. */
+  private mayWait(walk: Walk): boolean {
+    if (!this.health.allDown || walk.tried.size >= this.options.maxEndpoints) return false;
+    for (const name of this.health.names) if (!walk.tried.has(name)) return true;
+    return false;
+  }
+
+  /**
+   * The upstream to ask next: not asked yet, usable now, and the one that can admit the
+   * NACK soonest (the first in preference order among equals). A demoted upstream whose
+   * cooldown has passed is handed out as a probe to one gap. Undefined when none is left.
+   */
+  private pick(walk: Walk): { upstream: string; probe: boolean } | undefined {
+    if (walk.tried.size >= this.options.maxEndpoints) return undefined;
+    const at = now();
+    const fast = this.admission === undefined && this.health.allHealthy;
+    let best: string | undefined;
+    let bestProbe = false;
+    let bestMs = Infinity;
+    for (const name of this.health.names) {
+      if (walk.tried.has(name)) continue;
+      const usable = fast ? 'healthy' : this.health.usable(name, at);
+      if (usable === undefined) continue;
+      const ms = this.admission?.estimate(name, walk.gap.hashKey) ?? 0;
+      if (ms < bestMs) {
+        best = name;
+        bestProbe = usable === 'probe';
+        bestMs = ms;
+        if (ms === 0) break; // nothing waits there: no other can do better
+      }
+    }
+    if (best === undefined) return undefined;
+    if (bestProbe) this.health.reserveProbe(best);
+    return { upstream: best, probe: bestProbe };
+  }
+
+  /** Starts asking one upstream (a hedge when another attempt is still asking). */
+  private launch(walk: Walk, pick: { upstream: string; probe: boolean }, hedged: boolean): void {
+    const a: Attempt = {
+      upstream: pick.upstream,
+      hedged,
+      probe: pick.probe,
+      done: undefined as unknown as Promise<Attempt>,
+      result: RESULT.aborted,
+      sentAt: NaN,
+      state: 'idle',
+      overtaken: false,
+      onAsking: undefined,
+    };
+    walk.tried.add(pick.upstream);
+    walk.running.push(a);
+    a.done = this.ask(walk, a);
+    if (hedged) {
+      this.counters.hedges++;
+      this.reports.hedge();
+    } else this.hedgeBudget = Math.min(HEDGE_SAVED, this.hedgeBudget + HEDGE_EARNED);
+  }
+
+  /**
+   * The first attempt to end, or undefined when a hedge was started: the latest attempt's
+   * NACK has gone unanswered for the hedge delay, the hedge budget allows one more, another
+   * upstream is usable, and a worker is free (a hedge never waits for one). An attempt
+   * holding for THROTTLED or waiting for admission is never hedged past: a congested
+   * upstream is healthy, and the wait is its own.
+   */
+  private async firstOf(walk: Walk): Promise<Attempt | undefined> {
     const { running } = walk;
     const latest = running[running.length - 1] as Attempt;
     const first = running.length === 1 ? latest.done : Promise.race(running.map((a) => a.done));
-    if (walk.next >= walk.order.length) return first; // nobody left to hedge to
-    let delay = this.hedgeDelay(latest.upstream);
-    if (delay !== undefined && latest.state === 'pacing') delay += latest.sendAt - now();
-    else if (latest.state !== 'asking') delay = undefined;
-    return delay === undefined ? first : this.hedgeAfter(first, latest, delay);
-  }
-
-  private async hedgeAfter(
-    first: Promise<Attempt>,
-    latest: Attempt,
-    delay: number,
-  ): Promise<Attempt | undefined> {
-    // No abort signal here: closing ends the attempts, and with them this race.
-    const r = await within(first, delay);
-    if (r.status === 'ok') return r.value;
-    if (r.status === 'timeout' && latest.state === 'asking' && this.hedgeBudget >= 1) {
-      this.hedgeBudget -= 1;
-      return undefined;
+    if (latest.state === 'admitting' && this.options.hedgeAfterMs !== false) {
+      // Its NACK has not left yet: wait for it to leave (then a hedge may be due) or end.
+      const asking = new Promise<undefined>((resolve) => (latest.onAsking = resolve));
+      const ended = await Promise.race([first, asking]);
+      latest.onAsking = undefined;
+      if (ended !== undefined) return ended;
     }
-    return first; // no hedge after all, or closing: the attempts end by themselves
+    const delay = latest.state === 'asking' ? this.hedgeDelay(latest.upstream) : undefined;
+    if (delay === undefined || walk.tried.size >= this.options.maxEndpoints) return first;
+    // No abort signal here: closing ends the attempts, and with them this race.
+    const r = await within(first, Math.max(0, latest.sentAt + delay - now()));
+    if (r.status === 'ok') return r.value;
+    if (r.status !== 'timeout' || latest.state !== 'asking' || this.hedgeBudget < 1) return first;
+    const pick = this.pick(walk);
+    if (pick === undefined) return first;
+    if (!this.slots.tryAcquire(walk.gap.lease)) {
+      if (pick.probe) this.health.unreserve(pick.upstream);
+      return first;
+    }
+    this.hedgeBudget -= 1;
+    this.launch(walk, pick, true);
+    return undefined;
   }
 
   private hedgeDelay(upstream: string): number | undefined {
@@ -264,42 +359,39 @@ export class UpstreamWalker {
   private async ask(walk: Walk, a: Attempt): Promise<Attempt> {
     const { gap } = walk;
     const { upstream } = a;
-    let recorded = false;
     let holds = 0;
     try {
       for (;;) {
         if (walk.over) return this.end(a, RESULT.aborted); // overtaken while holding: ask no more
-        const wait = this.pacer.enabled ? this.pacer.reserve(upstream, now(), gap.deadlineAt) : 0;
-        if (wait < 0) return this.end(a, RESULT.deadline);
-        if (wait > 0 && !(await this.waitForToken(a, wait, walk))) {
-          return this.end(a, RESULT.aborted);
+        let sent: unknown;
+        try {
+          sent = await this.send(walk, a);
+        } catch (err) {
+          sent = this.transportFault(err, upstream, gap);
         }
-        const sentAt = now();
-        const timeoutMs = Math.min(this.health.attemptTimeout(upstream), gap.deadlineAt - sentAt);
-        if (timeoutMs <= 0) return this.end(a, RESULT.deadline);
-        walk.attempts++;
-        this.counters.attempts++;
-        a.sent = true;
-        a.state = 'asking';
-        const paced = this.pacer.enabled ? new PacedSend(this.pacer, upstream) : undefined;
+        if (a.state === 'asking') {
+          a.state = 'idle';
+          this.slots.asked(gap.lease);
+        }
+        if (sent === 'deadline' || sent === 'aborted') return this.end(a, RESULT[sent]);
         let reply: Reply;
         try {
-          reply = asReply(await this.exchange(upstream, gap, Math.ceil(timeoutMs), paced?.onSent));
+          reply = asReply(sent);
         } catch (err) {
           reply = this.transportFault(err, upstream, gap);
         }
-        paced?.settled(reply);
-        a.state = 'idle';
         if (this.signal.aborted) return this.end(a, RESULT.aborted);
-        const answeredAt = now();
         const result = this.judge(reply, gap);
+        if (result === RESULT.error && reply.kind === 'frame') reply = INVALID_FRAME_REPLY;
         const kind: ReplyKind = result.kind === 'frame' ? 'frame' : (result.kind as ReplyKind);
-        // An overtaken attempt's timeout was already counted as a failure.
+        const code = reply.kind === 'error' ? reply.code : undefined;
+        // An overtaken attempt's silence was already judged when it was overtaken.
         if (!(a.overtaken && kind === 'timeout')) {
-          this.health.record(upstream, kind, answeredAt - sentAt, answeredAt);
+          this.health.record(upstream, kind, code, a.sentAt, now());
         }
-        recorded = true;
-        this.reports.reply(upstream, kind, gap.hashKey, gap.seq);
+        if (kind !== 'frame')
+          walk.last = { upstream, kind, ...(code === undefined ? {} : { code }) };
+        this.reports.reply(upstream, kind, code, gap);
         if (reply.kind !== 'throttled' || walk.over || holds >= this.options.maxThrottleRetries) {
           return this.end(a, result);
         }
@@ -308,13 +400,16 @@ export class UpstreamWalker {
         const hold = Math.min(reply.backoffMs, gap.deadlineAt - now());
         if (hold <= 0) return this.end(a, RESULT.deadline);
         a.state = 'holding';
-        const held = await sleep(hold, this.signal);
+        const signal = this.signalOf(walk);
+        this.park(walk);
+        const held = await sleep(hold, signal.signal);
+        this.unpark(walk);
         a.state = 'idle';
-        if (!held) return this.end(a, RESULT.aborted);
+        if (!held) return this.end(a, this.signal.aborted ? RESULT.aborted : RESULT.deadline);
       }
     } finally {
-      // A probe handed out for this upstream that never got an answer is handed back.
-      if (!recorded) this.health.release(upstream);
+      // A probe handed out for this upstream that was never sent is handed back.
+      if (a.probe) this.health.unreserve(upstream);
     }
   }
 
@@ -323,18 +418,123 @@ export class UpstreamWalker {
     return a;
   }
 
-  /** Waits `ms` for the pacing token reserved for `a`; false when the wait was given up. */
-  private async waitForToken(a: Attempt, ms: number, walk: Walk): Promise<boolean> {
-    this.counters.pacedWaits++;
-    this.health.paced(a.upstream);
-    this.reports.paced(a.upstream);
-    a.state = 'pacing';
-    a.sendAt = now() + ms;
-    const waited = await sleep(ms, this.signal);
-    a.state = 'idle';
-    if (waited && !walk.over) return true;
-    this.pacer.refund(a.upstream);
-    return false;
+  /**
+   * Sends one NACK to `a.upstream` once it is admitted and a worker is free, and waits for
+   * the exchange: its reply (checked by the caller), or why none was sent.
+   */
+  private async send(walk: Walk, a: Attempt): Promise<unknown> {
+    const { gap } = walk;
+    const admission = this.admission;
+    if (admission === undefined) {
+      const permit = this.slots.acquire(gap.lease);
+      if (permit !== true && !(await this.acquired(walk, permit))) return this.whyStopped(walk);
+      return this.exchangeNow(walk, a, undefined) ?? 'deadline';
+    }
+    let exchange: unknown;
+    let stop: 'deadline' | 'aborted' | undefined;
+    const signal = this.signalOf(walk);
+    a.state = 'admitting';
+    let parked = false;
+    const admitted = await admission.admit(
+      a.upstream,
+      gap.hashKey,
+      signal.signal,
+      async () => {
+        if (parked) {
+          parked = false;
+          this.unpark(walk);
+        }
+        const permit = this.slots.acquire(gap.lease, signal.signal);
+        if (permit !== true && !(await this.acquired(walk, permit))) {
+          stop = this.whyStopped(walk);
+          return;
+        }
+        let sentNow = false;
+        let wake: (() => void) | undefined;
+        exchange = this.exchangeNow(walk, a, () => {
+          sentNow = true;
+          wake?.();
+        });
+        if (exchange === undefined) {
+          stop = 'deadline';
+          return;
+        }
+        // The turn ends when the NACK has left, its exchange ended, or one pace passed (a
+        // transport that does not call onSent, or a slow lookup: the late send counts again).
+        if (sentNow) return;
+        const leaving = new Promise<void>((resolve) => (wake = resolve));
+        Promise.resolve(exchange).then(wake, wake);
+        await within(leaving, admission.paceMs);
+      },
+      (tier) => {
+        this.counters.pacedWaits++;
+        this.health.paced(a.upstream, tier);
+        this.reports.paced(a.upstream, tier);
+        if (parked) return;
+        parked = true;
+        this.park(walk);
+      },
+    );
+    if (parked) this.unpark(walk);
+    if (!admitted || exchange === undefined) {
+      a.state = 'idle';
+      return stop ?? this.whyStopped(walk);
+    }
+    return exchange;
+  }
+
+  /** Waits for a permit the slots could not give at once, as a parked wait. */
+  private async acquired(walk: Walk, permit: boolean | Promise<boolean>): Promise<boolean> {
+    if (permit === false) return false;
+    if (permit === true) return true;
+    this.park(walk);
+    try {
+      return await permit;
+    } finally {
+      this.unpark(walk);
+    }
+  }
+
+  private whyStopped(walk: Walk): 'deadline' | 'aborted' {
+    return this.signal.aborted || walk.over ? 'aborted' : 'deadline';
+  }
+
+  /**
+   * Sends the NACK now, on a permit held for it: the exchange as the transport returned it,
+   * or undefined when the gap's deadline leaves no time for an attempt.
+   */
+  private exchangeNow(walk: Walk, a: Attempt, onSent: (() => void) | undefined): unknown {
+    const { gap } = walk;
+    const sentAt = now();
+    const timeoutMs = Math.min(this.health.attemptTimeout(a.upstream), gap.deadlineAt - sentAt);
+    if (timeoutMs <= 0 || walk.over || this.signal.aborted) return undefined;
+    gap.lease.asking++;
+    walk.attempts++;
+    this.counters.attempts++;
+    a.sentAt = sentAt;
+    a.state = 'asking';
+    a.onAsking?.(undefined);
+    if (a.probe) {
+      a.probe = false;
+      this.health.sending(a.upstream);
+    }
+    return this.exchange(a.upstream, gap, Math.ceil(timeoutMs), onSent);
+  }
+
+  /** The walk's own signal (deadline, close, walk over), made on the first wait. */
+  private signalOf(walk: Walk): WalkSignal {
+    walk.signal ??= new WalkSignal(this.signal, walk.gap.deadlineAt - now());
+    return walk.signal;
+  }
+
+  /** The gap starts a wait that holds no worker: its idle permits go to other gaps. */
+  private park(walk: Walk): void {
+    if (walk.parked++ === 0) this.reports.waiting(1);
+    this.slots.rest(walk.gap.lease);
+  }
+
+  private unpark(walk: Walk): void {
+    if (--walk.parked === 0) this.reports.waiting(-1);
   }
 
   /**
@@ -350,7 +550,12 @@ export class UpstreamWalker {
   ): unknown {
     const { hashKey, seq } = gap;
     const options = { timeoutMs, signal: this.signal, hashKey, seq, accept: this.accept, onSent };
-    const pending: unknown = this.transport.exchange(upstream, gap.nack, options);
+    let pending: unknown;
+    try {
+      pending = this.transport.exchange(upstream, gap.nack, options);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
     if (this.transport.selfTimed === true || !isThenable(pending)) return pending;
     return this.watchdog.guard(pending, timeoutMs + this.options.componentTimeoutMs, ABORTED_REPLY);
   }
@@ -375,32 +580,5 @@ export class UpstreamWalker {
     }
     if (this.accept !== undefined && !this.accept(reply.frame)) return RESULT.error;
     return { kind: 'frame', frame: reply.frame, header: m };
-  }
-}
-
-/**
- * One paced NACK's token: spent when the transport says the NACK left, or, for a transport
- * that does not say, when the exchange ends (given back if it ended in an error, as the NACK
- * then most likely never left).
- */
-class PacedSend {
-  private done = false;
-
-  constructor(
-    private readonly pacer: Pacer,
-    private readonly upstream: string,
-  ) {}
-
-  readonly onSent = (): void => {
-    if (this.done) return;
-    this.done = true;
-    this.pacer.sent(this.upstream, now());
-  };
-
-  settled(reply: Reply): void {
-    if (this.done) return;
-    this.done = true;
-    if (reply.kind === 'error') this.pacer.refund(this.upstream);
-    else this.pacer.sent(this.upstream, now());
   }
 }

@@ -38,7 +38,8 @@ export class LinePool {
     if (line === undefined) {
       const first = resting.cooling[0];
       if (first === undefined || first.coolUntil > now) return undefined;
-      line = resting.cooling.shift() as Line;
+      resting.cooling.shift();
+      line = first;
     }
     this.lru.delete(line);
     return line;

@@ -151,7 +151,7 @@ describe('upstream health', () => {
     });
   });
 
-  it('keeps the operator order among healthy upstreams and still tries a demoted one last', async () => {
+  it('keeps the operator order among healthy upstreams, skips a demoted one, and probes it first after its cooldown', async () => {
     const h = harness({
       upstreams: [A, B, C],
       workers: 1,
@@ -163,14 +163,30 @@ describe('upstream health', () => {
     h.transport.intercept(B).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 1n });
     await idle(h);
+    expect(h.events.upstream).toEqual([
+      { upstream: A, state: 'demoted', previous: 'healthy', cause: 'errors' },
+    ]);
+    // Demoted and cooling down: not asked at all, even when the others miss.
     h.transport.intercept(B).miss();
     h.transport.intercept(C).miss();
     h.transport.intercept(A).serve();
     h.client.enqueue({ hashKey: 1n, startSeq: 2n });
     await idle(h);
-    expect(h.transport.sent.slice(2).map((s) => s.upstream)).toEqual([B, C, A]);
+    expect(h.transport.sent.slice(2).map((s) => s.upstream)).toEqual([B, C]);
+    expect(h.events.failed).toMatchObject([
+      { seq: 2n, reason: 'exhausted', lastReply: { upstream: C, kind: 'miss' } },
+    ]);
+    // Its cooldown over, one gap probes it in its normal place (first), and it is restored.
+    await sleep(60_000);
+    h.client.enqueue({ hashKey: 1n, startSeq: 3n });
+    await idle(h);
+    expect(h.transport.sent.slice(4).map((s) => s.upstream)).toEqual([A]);
     expect(h.events.recovered.at(-1)?.upstream).toBe(A);
-    expect(h.client.stats().upstreams[0]?.state).toBe('healthy');
+    expect(h.client.stats().upstreams[0]).toMatchObject({ state: 'healthy', demotedFor: 'errors' });
+    expect(h.events.upstream.slice(1)).toEqual([
+      { upstream: A, state: 'probing', previous: 'demoted', cause: 'cooldown' },
+      { upstream: A, state: 'healthy', previous: 'probing', cause: 'probe-answered' },
+    ]);
   });
 
   it('does not count MISS or THROTTLED against an upstream', async () => {
@@ -224,7 +240,9 @@ describe('hedging', () => {
   });
 
   it('adaptive by default: half of timeoutMs before any sample, then the RTT estimate', async () => {
-    const h = harness({ upstreams: [A, B], workers: 1, timeoutMs: 400, minTimeoutMs: 10 });
+    // A hedge takes a spare worker, and the first gap's overtaken attempt holds one until
+    // its timeout: three workers leave one spare for the last gap's hedge.
+    const h = harness({ upstreams: [A, B], workers: 3, timeoutMs: 400, minTimeoutMs: 10 });
     h.transport.intercept(A).silent();
     h.transport.intercept(B).serve().persist();
     h.transport.intercept(A).serve().delay(4).times(8);
@@ -248,9 +266,11 @@ describe('hedging', () => {
   });
 
   it('a dead first upstream is demoted although hedges always beat it, and one probe restores it', async () => {
+    // One gap at a time; a hedge takes a spare worker, and each overtaken attempt holds
+    // its own until it times out, so four workers let three gaps hedge in a row.
     const h = harness({
       upstreams: [A, B],
-      workers: 1,
+      workers: 4,
       timeoutMs: 300,
       hedgeAfterMs: 20,
       demoteAfter: 3,
@@ -258,8 +278,10 @@ describe('hedging', () => {
     });
     h.transport.intercept(A).silent().persist();
     h.transport.intercept(B).serve().persist();
-    for (let s = 1n; s <= 6n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await idle(h);
+    for (let s = 1n; s <= 6n; s++) {
+      h.client.enqueue({ hashKey: 1n, startSeq: s });
+      await idle(h);
+    }
     // Gaps 1-3 hedge past A; A is overtaken three times and demoted; gaps 4-6 go to B only.
     expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
       `${A}#1`,
@@ -285,8 +307,10 @@ describe('hedging', () => {
     h.transport.intercept(A).serve().persist();
     h.transport.intercept(B).serve().persist();
     await sleep(1000);
-    for (let s = 7n; s <= 8n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await idle(h);
+    for (let s = 7n; s <= 8n; s++) {
+      h.client.enqueue({ hashKey: 1n, startSeq: s });
+      await idle(h);
+    }
     expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
       `${A}#7`,
       `${A}#8`,
@@ -303,7 +327,7 @@ describe('hedging', () => {
     const h = harness({
       upstreams: [A, B, C],
       maxEndpoints: 2,
-      workers: 1,
+      workers: 4,
       timeoutMs: 100,
       hedgeAfterMs: 20,
       demoteAfter: 1,
@@ -333,8 +357,10 @@ describe('hedging', () => {
     h.transport.reset();
     for (const u of [A, B, C]) h.transport.intercept(u).serve().persist();
     await sleep(250);
-    for (let s = 3n; s <= 4n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await idle(h);
+    for (let s = 3n; s <= 4n; s++) {
+      h.client.enqueue({ hashKey: 1n, startSeq: s });
+      await idle(h);
+    }
     expect(h.transport.sent.map((s) => `${s.upstream}#${s.nack.startSeq}`)).toEqual([
       `${A}#3`,
       `${A}#4`,
@@ -357,11 +383,14 @@ describe('hedging', () => {
   });
 
   it('budgets hedges to about one per ten NACKs', async () => {
-    const h = harness({ upstreams: [A, B], workers: 1, hedgeAfterMs: 5, demoteAfter: 1_000_000 });
+    // One gap at a time, with workers to spare: only the budget limits hedges.
+    const h = harness({ upstreams: [A, B], workers: 4, hedgeAfterMs: 5, demoteAfter: 1_000_000 });
     h.transport.intercept(A).serve().delay(50).persist();
     h.transport.intercept(B).serve().delay(50).persist();
-    for (let s = 1n; s <= 100n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
-    await idle(h);
+    for (let s = 1n; s <= 100n; s++) {
+      h.client.enqueue({ hashKey: 1n, startSeq: s });
+      await idle(h);
+    }
     // Ten saved at the start, then one more per ten first-choice attempts.
     const hedges = h.client.stats().hedges;
     expect(hedges).toBeGreaterThanOrEqual(15);

@@ -7,6 +7,7 @@ import type {
   ProxyClient,
   ProxyStats,
   RecoveredEvent,
+  UpstreamEvent,
 } from '../../src/index.js';
 
 /** Every outcome and fault event a client emitted, by name, oldest first. */
@@ -16,16 +17,25 @@ export interface Events {
   deduped: DedupedEvent[];
   dropped: DroppedEvent[];
   error: ComponentError[];
+  upstream: UpstreamEvent[];
 }
 
-/** Keeps every `recovered`, `failed`, `deduped`, `dropped` and `error` event of `client`. */
+/** Keeps every `recovered`, `failed`, `deduped`, `dropped`, `error` and `upstream` event of `client`. */
 export function collectEvents(client: ProxyClient): Events {
-  const events: Events = { recovered: [], failed: [], deduped: [], dropped: [], error: [] };
+  const events: Events = {
+    recovered: [],
+    failed: [],
+    deduped: [],
+    dropped: [],
+    error: [],
+    upstream: [],
+  };
   client.on('recovered', (e) => events.recovered.push(e));
   client.on('failed', (e) => events.failed.push(e));
   client.on('deduped', (e) => events.deduped.push(e));
   client.on('dropped', (e) => events.dropped.push(e));
   client.on('error', (e) => events.error.push(e));
+  client.on('upstream', (e) => events.upstream.push(e));
   return events;
 }
 

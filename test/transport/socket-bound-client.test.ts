@@ -101,7 +101,9 @@ describe('ProxyClient over UdpTransport: sockets bounded', () => {
     const silent = await Promise.all(Array.from({ length: 185 }, () => silentUpstream()));
     for (const s of silent) leaks.closeAfter(s);
     const live = await Promise.all(
-      Array.from({ length: 15 }, () => UpstreamEmulator.start({ retryEndpoint: { limits: false } })),
+      Array.from({ length: 15 }, () =>
+        UpstreamEmulator.start({ retryEndpoint: { limits: false } }),
+      ),
     );
     for (const e of live) leaks.closeAfter(e).putRange(H, 0n, BigInt(GAPS - 1));
     // A live upstream after every 12 silent ones, so walks meet silence first.

@@ -43,7 +43,9 @@ describe('UdpTransport sockets stay bounded', () => {
     await pooled(400, 32, async (i) => {
       kinds.push((await ask(t, peak, silent.endpoint, BigInt(i), 5)).kind);
     });
-    const top = peak.stop(); console.log('FIG', top); console.log('PEAK', top, peak.samples);
+    const top = peak.stop();
+    console.log('FIG', top);
+    console.log('PEAK', top, peak.samples);
     expect(kinds).toEqual(Array(400).fill('timeout'));
     await waitFor(() => silent.received === 400, 'every NACK to arrive');
     expect(top).toBeLessThanOrEqual(2 * (32 + MAX_IDLE));
@@ -58,7 +60,9 @@ describe('UdpTransport sockets stay bounded', () => {
 
   it('with 200 upstreams of which 185 are silent: the bound holds and the live ones answer', async () => {
     const live = await Promise.all(
-      Array.from({ length: 15 }, () => UpstreamEmulator.start({ retryEndpoint: { limits: false } })),
+      Array.from({ length: 15 }, () =>
+        UpstreamEmulator.start({ retryEndpoint: { limits: false } }),
+      ),
     );
     for (const e of live) leaks.closeAfter(e).putRange(H, 0n, 999n);
     const silent = await Promise.all(Array.from({ length: 185 }, () => silentUpstream()));
@@ -67,10 +71,14 @@ describe('UdpTransport sockets stay bounded', () => {
     const upstreams: { endpoint: string; live: boolean }[] = [];
     for (let i = 0, l = 0, s = 0; i < 200; i++) {
       const isLive = l < 15 && i % 13 === 0;
-      upstreams.push(isLive ? { endpoint: live[l++]!.endpoint, live: true } : {
-        endpoint: silent[s++]!.endpoint,
-        live: false,
-      });
+      upstreams.push(
+        isLive
+          ? { endpoint: live[l++]!.endpoint, live: true }
+          : {
+              endpoint: silent[s++]!.endpoint,
+              live: false,
+            },
+      );
     }
     expect(upstreams.filter((u) => u.live)).toHaveLength(15);
     const t = leaks.closeAfter(new UdpTransport());
@@ -84,7 +92,9 @@ describe('UdpTransport sockets stay bounded', () => {
       const r = await ask(t, peak, u.endpoint, BigInt(i), u.live ? 2000 : 10);
       (u.live ? replies.live : replies.silent).push(r.kind);
     });
-    const top = peak.stop(); console.log('FIG', top); console.log('PEAK', top, peak.samples);
+    const top = peak.stop();
+    console.log('FIG', top);
+    console.log('PEAK', top, peak.samples);
     expect(replies.live).toEqual(Array(45).fill('frame'));
     expect(replies.silent).toEqual(Array(555).fill('timeout'));
     expect(live.map((e) => e.stats().framesSent)).toEqual(Array(15).fill(3));
