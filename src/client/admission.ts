@@ -26,7 +26,7 @@ export const DEFAULT_NACK_RATE: Readonly<NackRate> = Object.freeze({
   flowWindowMs: 60_000,
 });
 
-/** A NACK whose turn came later than this after its admission takes a second turn when it leaves. */
+/** A NACK that leaves later than this after its turn takes a second turn when it leaves. */
 const LATE_SEND_MS = 1;
 
 /** Most flows whose windows are remembered at once; idle ones are forgotten first. */
@@ -35,24 +35,27 @@ const MAX_FLOWS = 100_000;
 /** Runs when a NACK is admitted; resolves once the NACK has left (or will never leave). */
 export type Send = () => Promise<void>;
 
+/** Takes a worker for the NACK (true), or gives up (false: the gap's wait was ended). */
+export type Acquire = () => boolean | Promise<boolean>;
+
 /** One flow (HashKey) at one upstream. */
 interface FlowState {
-  /** Its sliding window (`perFlow` per `flowWindowMs`); undefined when it has none. */
-  readonly window: PQueue | undefined;
-  /** Its NACKs waiting in the upstream's queue: the rank the next one gets there. */
-  waiting: number;
+  /** One NACK of the flow at a time, within its window (`perFlow` per `flowWindowMs`). */
+  readonly stage: PQueue;
+  /** When its last NACK left the stage, for telling a window wait from a turn wait. */
+  lastEnd: number;
 }
 
 /**
- * Admission of NACKs to upstreams, on p-queue. Per upstream, a queue whose strict
- * (sliding-window) interval lets `burst` NACKs start per `burst / perSecond` seconds; per
- * (upstream, flow), a queue whose strict interval lets `perFlow` NACKs through per
- * `flowWindowMs`. A NACK first passes its flow's window, then waits its turn at the
- * upstream. Turns go by rank: a flow's k-th NACK waiting there has priority −k, so the
- * upstream serves its flows in turn and a busy flow never holds up the others. A NACK that
- * leaves well after its turn (a worker, a lookup) counts again when it leaves, so NACKs
- * held up never bunch past the upstream's bucket. Flow state lives in an lru-cache and is
- * forgotten once its window has passed: idle flows cost nothing.
+ * Admission of NACKs to upstreams, on p-queue, in three steps. (1) Per (upstream, flow) a
+ * queue of concurrency 1 whose strict (sliding-window) interval lets `perFlow` NACKs through
+ * per `flowWindowMs`: each flow has one NACK at a time in the next steps, so the upstream
+ * serves its flows in turn and a busy flow never holds up the others. (2) A worker: waited
+ * for holding none. (3) Per upstream a queue whose strict interval lets `burst` NACKs start
+ * per `burst / perSecond` seconds; the NACK leaves on its turn. Only NACKs that hold a worker
+ * take turns, so NACKs held up never bunch past the upstream's bucket, and one that leaves
+ * well after its turn (a slow lookup) counts again when it leaves. Flow state lives in an
+ * lru-cache and is forgotten once its window has passed: idle flows cost nothing.
  */
 export class Admission {
   private readonly upstreams = new Map<string, PQueue>();
@@ -85,77 +88,92 @@ export class Admission {
   estimate(upstream: string, hashKey: bigint): number {
     const ip = this.upstreams.get(upstream);
     if (ip === undefined) return 0;
-    const window = this.flows.peek(flowKey(upstream, hashKey))?.window;
-    const held = window === undefined ? 0 : window.size;
-    let ms = ip.size === 0 ? 0 : (ip.size + 1) * this.paceMs;
-    if (held > 0)
-      ms += held * this.paceMs + (window?.isRateLimited === true ? this.rate.flowWindowMs : 0);
+    const stage = this.flows.peek(flowKey(upstream, hashKey))?.stage;
+    const ahead = stage === undefined ? 0 : stage.size;
+    let ms = 0;
+    // While the upstream has tokens, NACKs ahead of this one leave at once.
+    if (ip.size > 0 || ip.isRateLimited) ms = (ahead + 1) * (ip.size + 1) * this.paceMs;
+    if (ahead > 0 && stage?.isRateLimited === true) ms += this.rate.flowWindowMs;
     return ms;
   }
 
   /**
-   * Calls `send` once `upstream` admits one more NACK of `hashKey`, and resolves true after
-   * it; false when `signal` aborted first (`send` was not called then). `waited` is told of
-   * each tier at which the NACK could not go at once.
+   * Once `upstream` admits one more NACK of `hashKey` and `acquire` gave it a worker, calls
+   * `send` and resolves true after it; false when `signal` aborted or `acquire` gave up first
+   * (`send` was not called then). `waited` is told of each tier at which the NACK waited
+   * (`flow`: its window was full; `ip`: the upstream's bucket), `held` when it waits behind
+   * its flow at all.
    */
   async admit(
     upstream: string,
     hashKey: bigint,
     signal: AbortSignal,
+    acquire: Acquire,
     send: Send,
     waited: (tier: AdmissionTier) => void,
+    /** The NACK could not enter its flow's stage at once: the gap waits (holding no worker). */
+    held: () => void,
   ): Promise<boolean> {
     const ip = this.ip(upstream);
     const flow = this.flow(upstream, hashKey);
     let called = false;
-    const toUpstream = async (): Promise<void> => {
-      let started = false;
-      const rank = flow.waiting++;
-      const turn = ip.add(
-        async () => {
-          started = true;
-          flow.waiting--;
-          called = true;
-          const at = performance.now();
-          await send();
-          // The NACK left well after its turn: the bucket counts it again now, when it left.
-          if (performance.now() - at > LATE_SEND_MS) ip.add(noop, { priority: 1 }).catch(noop);
-        },
-        { signal, priority: -rank },
-      );
-      if (!started) waited('ip');
-      try {
-        await turn;
-      } finally {
-        if (!started) flow.waiting--;
-      }
+    const turn = (): Promise<void> => {
+      called = true;
+      return send();
     };
-    try {
-      const window = flow.window;
-      if (window === undefined) {
-        await toUpstream();
-      } else {
-        let passed = false;
-        const entered = window.add(
+    const addedAt = performance.now();
+    const predecessor = flow.stage.pending > 0;
+    let entered = false;
+    const stage = async (): Promise<void> => {
+      entered = true;
+      // Behind another NACK of its flow, a wait longer than that one's is the window's.
+      if (predecessor && performance.now() - Math.max(addedAt, flow.lastEnd) > LATE_SEND_MS) {
+        waited('flow');
+      }
+      try {
+        const worker = acquire();
+        if (worker !== true && !(await worker)) return;
+        let started = false;
+        const turned = ip.add(
           () => {
-            passed = true;
-            return toUpstream();
+            started = true;
+            return turn();
           },
           { signal },
         );
-        if (!passed) waited('flow');
-        await entered;
+        if (!started) waited('ip');
+        await turned;
+      } finally {
+        flow.lastEnd = performance.now();
       }
+    };
+    try {
+      const staged = flow.stage.add(stage, { signal });
+      if (!entered) {
+        held();
+        if (!predecessor) waited('flow');
+      }
+      await staged;
     } catch {
       // aborted while waiting: p-queue rejects with the signal's reason
     }
     return called;
   }
 
+  /**
+   * A NACK admitted to `upstream` left `lateMs` after its turn (a lookup, a socket set-up):
+   * the bucket counts it again now, when it left, so that NACKs held up together do not
+   * reach the upstream as one burst past its own bucket.
+   */
+  left(upstream: string, lateMs: number): void {
+    if (lateMs <= LATE_SEND_MS) return;
+    this.upstreams.get(upstream)?.add(noop, { priority: 1 }).catch(noop);
+  }
+
   /** Stops every queue (the client is closing; waiting gaps were aborted by their signals). */
   close(): void {
     for (const q of this.upstreams.values()) q.clear();
-    for (const f of this.flows.values()) f.window?.clear();
+    for (const f of this.flows.values()) f.stage.clear();
     this.flows.clear();
   }
 
@@ -175,11 +193,16 @@ export class Admission {
     if (flow === undefined) {
       const { perFlow, flowWindowMs } = this.rate;
       // HashKey 0 (an unstamped frame) is exempt from the server's chain tier.
-      const window =
+      const stage =
         perFlow === false || hashKey === 0n
-          ? undefined
-          : new PQueue({ intervalCap: perFlow, interval: flowWindowMs, strict: true });
-      flow = { window, waiting: 0 };
+          ? new PQueue({ concurrency: 1 })
+          : new PQueue({
+              concurrency: 1,
+              intervalCap: perFlow,
+              interval: flowWindowMs,
+              strict: true,
+            });
+      flow = { stage, lastEnd: -Infinity };
       this.flows.set(key, flow);
       if (this.flows.size % 1024 === 0) this.flows.purgeStale();
     }

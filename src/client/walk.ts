@@ -439,20 +439,21 @@ export class UpstreamWalker {
       a.upstream,
       gap.hashKey,
       signal.signal,
-      async () => {
+      () => {
         if (parked) {
           parked = false;
           this.unpark(walk);
         }
         const permit = this.slots.acquire(gap.lease, signal.signal);
-        if (permit !== true && !(await this.acquired(walk, permit))) {
-          stop = this.whyStopped(walk);
-          return;
-        }
+        return permit === true ? true : this.acquired(walk, permit);
+      },
+      async () => {
         let sentNow = false;
         let wake: (() => void) | undefined;
+        const turnAt = now();
         exchange = this.exchangeNow(walk, a, () => {
           sentNow = true;
+          admission.left(a.upstream, now() - turnAt);
           wake?.();
         });
         if (exchange === undefined) {
@@ -470,7 +471,9 @@ export class UpstreamWalker {
         this.counters.pacedWaits++;
         this.health.paced(a.upstream, tier);
         this.reports.paced(a.upstream, tier);
-        if (parked) return;
+      },
+      // Waiting behind its flow holds no worker (at the upstream's bucket it holds one).
+      () => {
         parked = true;
         this.park(walk);
       },

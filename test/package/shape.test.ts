@@ -27,7 +27,7 @@ describe('package shape', () => {
     const external = [...new Set([...bare].map(packageOf))]
       .filter((p) => !p.startsWith('node:'))
       .sort();
-    expect(external).toEqual(['eventemitter3', 'lru-cache']);
+    expect(external).toEqual(['eventemitter3', 'lru-cache', 'p-queue']);
   });
 
   it('declares ESM, the Node versions that can require() it, and two dependencies', () => {

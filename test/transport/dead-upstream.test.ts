@@ -28,7 +28,8 @@ describe('dead first upstream over loopback UDP', () => {
         harness({
           transport: 'own',
           upstreams: [dead.endpoint, live.endpoint],
-          workers: 1,
+          // One gap at a time; a hedge takes the spare worker.
+          workers: 2,
           timeoutMs: 80,
           // The floor of the adaptive hedge delay: the live upstream answers in well under a
           // millisecond, but a stall of the test machine must not pass for a slow reply.
@@ -39,8 +40,10 @@ describe('dead first upstream over loopback UDP', () => {
         }),
       );
       const recovered = events.recovered;
-      client.enqueue({ hashKey: 9n, startSeq: 1n, endSeq: 30n });
-      await client.onIdle();
+      for (let seq = 1n; seq <= 30n; seq++) {
+        client.enqueue({ hashKey: 9n, startSeq: seq });
+        await client.onIdle();
+      }
       expect(recovered).toHaveLength(30);
       expect(dead.stats().nacks).toBe(3);
       const bySeq = [...recovered].sort((a, b) => Number(a.seq - b.seq));
