@@ -72,16 +72,30 @@ async function answer(nack: DecodedNack, to: RemoteInfo): Promise<void> {
   }
 }
 server.bind(Number(env.NACK_PORT ?? 9300), host);
-// #endregion quick-start
 
-/** Stops the quick start (used by its test; a server would call it on SIGTERM). */
-export async function shutdown(): Promise<void> {
-  await client.close();
-  await transport.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+// Shutting down: close the client first (gaps in flight end as failed 'aborted'; pass
+// { drain: true } to let them finish), then what this host created. client.close() closes
+// a transport only if the client created it, and this one was passed in.
+let stopping: Promise<void> | undefined;
+function shutdown(): Promise<void> {
+  stopping ??= (async () => {
+    await client.close();
+    await transport.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  })();
+  return stopping;
 }
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    void shutdown()
+      .catch((err: unknown) => console.error('shutdown failed:', err))
+      .finally(() => process.exit());
+  });
+}
+// #endregion quick-start
 
 /** Datagrams the handler ignored because they were not NACKs (read by its test). */
 export const strays = (): number => strayDatagrams;
 
-export { client, server };
+/** Stops the quick start, as SIGTERM does (used by its test). */
+export { client, server, shutdown };

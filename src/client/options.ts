@@ -5,6 +5,7 @@ import type { Cache, Deduper, Logger, Recorder, Retransmitter } from './componen
 import { DEFAULT_NACK_RATE, type NackRate } from './admission.js';
 import { canonicalIp } from '../transport/address.js';
 import { MAX_TIMER_MS } from '../shared/within.js';
+import { checkOptions, optionError, show } from '../shared/option-check.js';
 
 /** Re-cache TTL per frame class, in milliseconds. */
 export type Ttls = Record<TtlClass, number>;
@@ -262,21 +263,14 @@ const KNOWN: readonly (keyof ProxyClientOptions)[] = [
   'verifyContent',
 ];
 
-function show(value: unknown): string {
-  try {
-    if (typeof value === 'string') return JSON.stringify(value);
-    if (typeof value === 'bigint') return `${value}n`;
-    if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
-    if (typeof value === 'object' && value !== null) return 'an object';
-    return String(value);
-  } catch {
-    return `a ${typeof value}`;
-  }
-}
-
-function fail(kind: 'type' | 'range', message: string): never {
-  const text = `nack-proxy: option ${message}`;
-  throw kind === 'type' ? new TypeError(text) : new RangeError(text);
+/** `type`: ERR_INVALID_ARG_TYPE, `value`: ERR_INVALID_ARG_VALUE, `range`: ERR_OUT_OF_RANGE. */
+function fail(kind: 'type' | 'value' | 'range', message: string): never {
+  const code = {
+    type: 'ERR_INVALID_ARG_TYPE',
+    value: 'ERR_INVALID_ARG_VALUE',
+    range: 'ERR_OUT_OF_RANGE',
+  } as const;
+  throw optionError(code[kind], `ProxyClient: option ${message}`);
 }
 
 function int(
@@ -288,7 +282,10 @@ function int(
 ): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    fail('type', `${name} must be an integer, got ${show(value)}`);
+    fail(
+      typeof value === 'number' ? 'range' : 'type',
+      `${name} must be an integer, got ${show(value)}`,
+    );
   }
   if (value < min || value > max)
     fail('range', `${name} must be in ${min}..${max}, got ${show(value)}`);
@@ -315,33 +312,6 @@ function needMethod(name: string, value: unknown, method: string, required: bool
   }
 }
 
-/** The closest known option name to a misspelt one (edit distance ≤ 3), if any. */
-function suggest(name: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 4;
-  for (const known of KNOWN) {
-    const d = distance(name.toLowerCase(), known.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = known;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
-
 /** One spelling per upstream: IP literals canonical, host names lower case. */
 function upstreamKey(host: string, port: number, family: number): string {
   return `${family === 0 ? host.toLowerCase() : canonicalIp(host)}|${port}`;
@@ -349,19 +319,23 @@ function upstreamKey(host: string, port: number, family: number): string {
 
 function upstreamList(value: unknown): string[] {
   if (!Array.isArray(value) || value.length === 0) {
-    fail('type', `upstreams must be a non-empty array of "host:port", got ${show(value)}`);
+    fail(
+      Array.isArray(value) ? 'value' : 'type',
+      `upstreams must be a non-empty array of "host:port", got ${show(value)}`,
+    );
   }
   const upstreams: string[] = [];
   const seen = new Map<string, string>();
   for (const u of value as unknown[]) {
     const parsed = parseUpstream(u);
-    if (typeof parsed === 'string') fail('type', `upstreams: ${parsed}`);
+    if (typeof parsed === 'string')
+      fail(typeof u === 'string' ? 'value' : 'type', `upstreams: ${parsed}`);
     const text = u as string;
     const key = upstreamKey(parsed.host, parsed.port, parsed.family);
     const earlier = seen.get(key);
     if (earlier !== undefined) {
       fail(
-        'type',
+        'value',
         earlier === text
           ? `upstreams lists ${show(text)} twice`
           : `upstreams lists one endpoint twice: ${show(earlier)} and ${show(text)}`,
@@ -387,7 +361,7 @@ function nackRateOf(value: unknown): NackRate | false {
   const r = value as Record<string, unknown>;
   for (const k of Object.keys(r)) {
     if (!RATE_KEYS.includes(k))
-      fail('type', `nackRate.${k} is not an option (${RATE_KEYS.join(', ')})`);
+      fail('value', `nackRate.${k} is not an option (${RATE_KEYS.join(', ')})`);
   }
   const perSecond = r.perSecond ?? DEFAULT_NACK_RATE.perSecond;
   if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
@@ -413,7 +387,7 @@ function deliveryOf(value: unknown, retransmitter: Retransmitter): Required<Deli
   const d = value as Record<string, unknown>;
   for (const k of Object.keys(d)) {
     if (k !== 'multicast' && k !== 'unicast')
-      fail('type', `delivery.${k} is not an option (multicast, unicast)`);
+      fail('value', `delivery.${k} is not an option (multicast, unicast)`);
   }
   const delivery = {
     multicast: bool('delivery.multicast', d.multicast, true),
@@ -445,14 +419,7 @@ function bool(name: string, value: unknown, fallback: boolean): boolean {
 
 /** Applies defaults and validates; throws naming the option and the value. */
 export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
-  if (typeof opts !== 'object' || opts === null) {
-    throw new TypeError(`nack-proxy: options must be an object, got ${show(opts)}`);
-  }
-  for (const key of Object.keys(opts)) {
-    if ((KNOWN as readonly string[]).includes(key)) continue;
-    const near = suggest(key);
-    fail('type', `${key} is not an option${near === undefined ? '' : ` (did you mean ${near}?)`}`);
-  }
+  checkOptions('ProxyClient', opts, KNOWN);
   const upstreams = upstreamList(opts.upstreams);
   needMethod('cache', opts.cache, 'store', true);
   needMethod('retransmitter', opts.retransmitter, 'retransmit', true);
@@ -474,7 +441,7 @@ export function resolveOptions(opts: ProxyClientOptions): ResolvedOptions {
     }
     for (const [k, v] of Object.entries(opts.ttls)) {
       if (!(k in DEFAULT_TTLS)) {
-        fail('type', `ttls.${k} is not a TTL class (tx, block, subtree, anchor, beef)`);
+        fail('value', `ttls.${k} is not a TTL class (tx, block, subtree, anchor, beef)`);
       }
       ttls[k as keyof Ttls] = ms(`ttls.${k}`, v, DEFAULT_TTLS[k as keyof Ttls], 1);
     }

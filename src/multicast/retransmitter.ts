@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Retransmitter } from '../client/components.js';
+import { checkOptions, type OptionSpec } from '../shared/option-check.js';
 import { resolveGroupOptions } from './options.js';
 import { groupAddressFor } from './route.js';
 import type { GroupAddressOptions, ResolvedGroupOptions } from './options.js';
@@ -69,6 +70,18 @@ export class MulticastRetransmitter implements Retransmitter {
 
   /** @throws RangeError when an option is out of range (the message names it). */
   constructor(options: MulticastRetransmitterOptions) {
+    checkOptions('MulticastRetransmitter', options, {
+      port: 'number',
+      interfaces: 'array',
+      hopLimit: 'number',
+      loopback: 'boolean',
+      bindAddress: 'string',
+      route: 'function',
+      scope: 'string',
+      groupId: 'number',
+      shardBits: 'number',
+      beefShardBits: 'number',
+    } satisfies OptionSpec<MulticastRetransmitterOptions>);
     const { port, hopLimit = 1 } = options;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new RangeError(`port must be an integer in 1..65535, got ${String(port)}`);

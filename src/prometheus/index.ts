@@ -8,6 +8,7 @@ import type * as PromClient from 'prom-client';
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DropReason, FailReason, Recorder } from '../client/components.js';
 import { loadOptionalPeer } from '../optional-peer.js';
+import { checkOptions, type OptionSpec } from '../shared/option-check.js';
 
 const prom = loadOptionalPeer<typeof PromClient>('prom-client', 'nack-proxy/prometheus');
 
@@ -30,6 +31,13 @@ export interface PrometheusRecorderOptions {
    */
   latencyBuckets?: number[];
 }
+
+/** Every option of {@link PrometheusRecorderOptions}, for the constructor's check. */
+const PROMETHEUS_RECORDER_OPTIONS: OptionSpec<PrometheusRecorderOptions> = {
+  registry: 'object',
+  prefix: 'string',
+  latencyBuckets: 'array',
+};
 
 /** Default recovery-latency buckets, in seconds. */
 export const DEFAULT_LATENCY_BUCKETS: readonly number[] = Object.freeze([
@@ -91,6 +99,7 @@ export class PrometheusRecorder implements Recorder {
 
   /** @param options - registry, name prefix and histogram buckets */
   constructor(options: PrometheusRecorderOptions = {}) {
+    checkOptions('PrometheusRecorder', options, PROMETHEUS_RECORDER_OPTIONS);
     const p = options.prefix ?? 'bre_proxy_';
     this.registry = options.registry ?? new prom.Registry();
     const registers = [this.registry];

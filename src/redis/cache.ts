@@ -1,5 +1,6 @@
 import type { FrameStore } from '../store/frame-store.js';
-import { RedisConnection, prefixBytes, prefixedKey, pxOf } from './connection.js';
+import { checkOptions, type OptionSpec } from '../shared/option-check.js';
+import { CONNECTION_OPTIONS, RedisConnection, prefixedKey, pxOf } from './connection.js';
 import type { RedisConnectionOptions } from './connection.js';
 
 /** Options of {@link RedisCache}. */
@@ -10,6 +11,11 @@ export interface RedisCacheOptions extends RedisConnectionOptions {
    */
   framePrefix?: string;
 }
+
+const REDIS_CACHE_OPTIONS: OptionSpec<RedisCacheOptions> = {
+  ...CONNECTION_OPTIONS,
+  framePrefix: 'string',
+};
 
 /**
  * A {@link FrameStore} in Redis with the layout existing retry endpoints read: key
@@ -31,10 +37,14 @@ export class RedisCache implements FrameStore {
   private readonly prefix: Buffer;
   private readonly conn: RedisConnection;
 
-  /** @param options - connection and prefix; @default `{ url: 'redis://127.0.0.1:6379' }` */
+  /**
+   * @param options - connection and prefix; @default `{ url: 'redis://127.0.0.1:6379' }`
+   * @throws TypeError with a Node-style `code` naming a bad or unknown option.
+   */
   constructor(options: RedisCacheOptions = {}) {
-    this.framePrefix = options.framePrefix ?? 'bre:frame:';
-    this.prefix = prefixBytes(this.framePrefix, 'framePrefix');
+    const check = checkOptions('RedisCache', options, REDIS_CACHE_OPTIONS);
+    this.framePrefix = check.string('framePrefix', options.framePrefix, 'bre:frame:');
+    this.prefix = Buffer.from(this.framePrefix, 'utf8');
     this.conn = new RedisConnection(options);
   }
 
@@ -63,6 +73,11 @@ export class RedisCache implements FrameStore {
   /** Quits the Redis client if this cache created it from `url`; an injected one stays open. */
   close(): Promise<void> {
     return this.conn.close();
+  }
+
+  /** Same as {@link RedisCache.close}, for `await using`: an injected client stays open. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

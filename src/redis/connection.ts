@@ -1,6 +1,7 @@
 import type * as IORedis from 'ioredis';
 import type { Redis, RedisOptions } from 'ioredis';
 import { loadOptionalPeer } from '../optional-peer.js';
+import type { OptionSpec } from '../shared/option-check.js';
 import { CACHE_KEY_SIZE } from '../wire/constants.js';
 import type { Logger } from '../client/components.js';
 import { whenReady } from './readiness.js';
@@ -52,6 +53,14 @@ export interface RedisConnectionOptions {
   /** Receives connection errors of a client the adapter owns. @default silent */
   logger?: Logger;
 }
+
+/** The connection options every Redis adapter takes, and the kind of their values. */
+export const CONNECTION_OPTIONS: OptionSpec<RedisConnectionOptions> = {
+  client: 'object',
+  url: 'string',
+  redisOptions: 'object',
+  logger: 'object',
+};
 
 /**
  * ioredis options that make commands reject at once while Redis is unreachable, instead of
@@ -133,14 +142,6 @@ export function pxOf(ttlMs: number): number {
     throw new RangeError(`ttlMs must be a positive finite number, got ${String(ttlMs)}`);
   }
   return Math.ceil(ttlMs);
-}
-
-/** Checks a configured key prefix and returns its bytes. */
-export function prefixBytes(prefix: unknown, option: string): Buffer {
-  if (typeof prefix !== 'string' || prefix.length === 0) {
-    throw new TypeError(`${option} must be a non-empty string, got ${JSON.stringify(prefix)}`);
-  }
-  return Buffer.from(prefix, 'utf8');
 }
 
 function describeKey(key: unknown): string {

@@ -1,6 +1,7 @@
 import type { Deduper } from '../client/components.js';
 import { RELEASE_SCRIPT, WonClaims } from './claims.js';
-import { RedisConnection, prefixBytes, prefixedKey, pxOf } from './connection.js';
+import { checkOptions, type OptionSpec } from '../shared/option-check.js';
+import { CONNECTION_OPTIONS, RedisConnection, prefixedKey, pxOf } from './connection.js';
 import type { RedisConnectionOptions } from './connection.js';
 
 /** Options of {@link RedisDeduper}. */
@@ -11,6 +12,11 @@ export interface RedisDeduperOptions extends RedisConnectionOptions {
    */
   claimPrefix?: string;
 }
+
+const REDIS_DEDUPER_OPTIONS: OptionSpec<RedisDeduperOptions> = {
+  ...CONNECTION_OPTIONS,
+  claimPrefix: 'string',
+};
 
 /**
  * A {@link Deduper} in Redis, shared by sibling endpoints so each gap costs one upstream
@@ -37,10 +43,14 @@ export class RedisDeduper implements Deduper {
   private readonly conn: RedisConnection;
   private readonly won = new WonClaims();
 
-  /** @param options - connection and prefix; @default `{ url: 'redis://127.0.0.1:6379' }` */
+  /**
+   * @param options - connection and prefix; @default `{ url: 'redis://127.0.0.1:6379' }`
+   * @throws TypeError with a Node-style `code` naming a bad or unknown option.
+   */
   constructor(options: RedisDeduperOptions = {}) {
-    this.claimPrefix = options.claimPrefix ?? 'bre:proxy:';
-    this.prefix = prefixBytes(this.claimPrefix, 'claimPrefix');
+    const check = checkOptions('RedisDeduper', options, REDIS_DEDUPER_OPTIONS);
+    this.claimPrefix = check.string('claimPrefix', options.claimPrefix, 'bre:proxy:');
+    this.prefix = Buffer.from(this.claimPrefix, 'utf8');
     this.conn = new RedisConnection(options);
   }
 
@@ -78,5 +88,10 @@ export class RedisDeduper implements Deduper {
   /** Quits the Redis client if this deduper created it from `url`; an injected one stays open. */
   close(): Promise<void> {
     return this.conn.close();
+  }
+
+  /** Same as {@link RedisDeduper.close}, for `await using`: an injected client stays open. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -14,14 +14,3 @@ export function checkTtl(ttlMs: number): void {
     throw new RangeError(`nack-proxy: ttlMs must be a positive number, got ${String(ttlMs)}`);
   }
 }
-
-/** Validates an optional positive-integer constructor option. */
-export function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `nack-proxy: option ${name} must be a positive integer, got ${String(value)}`,
-    );
-  }
-  return value;
-}

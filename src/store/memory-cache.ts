@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { FrameStore } from './frame-store.js';
-import { checkTtl, keyText, positiveInt } from './key-text.js';
+import { checkOptions, type OptionSpec } from '../shared/option-check.js';
+import { checkTtl, keyText } from './key-text.js';
 
 /** Options of {@link MemoryCache}. */
 export interface MemoryCacheOptions {
@@ -15,6 +16,11 @@ export interface MemoryCacheOptions {
    */
   maxEntries?: number;
 }
+
+const MEMORY_CACHE_OPTIONS: OptionSpec<MemoryCacheOptions> = {
+  maxBytes: 'number',
+  maxEntries: 'number',
+};
 
 /**
  * In-process frame cache (lru-cache), bounded by entries and bytes, with a TTL per entry.
@@ -31,9 +37,11 @@ export interface MemoryCacheOptions {
 export class MemoryCache implements FrameStore {
   private readonly lru: LRUCache<string, Uint8Array>;
 
+  /** @throws TypeError or RangeError with a Node-style `code` naming a bad or unknown option. */
   constructor(options: MemoryCacheOptions = {}) {
-    const maxSize = positiveInt('maxBytes', options.maxBytes, 64 * 1024 * 1024);
-    const max = positiveInt('maxEntries', options.maxEntries, 100_000);
+    const check = checkOptions('MemoryCache', options, MEMORY_CACHE_OPTIONS);
+    const maxSize = check.whole('maxBytes', options.maxBytes, 64 * 1024 * 1024, 1);
+    const max = check.whole('maxEntries', options.maxEntries, 100_000, 1);
     this.lru = new LRUCache<string, Uint8Array>({
       max,
       maxSize,

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Deduper } from '../client/components.js';
-import { checkTtl, keyText, positiveInt } from './key-text.js';
+import { checkOptions, type OptionSpec } from '../shared/option-check.js';
+import { checkTtl, keyText } from './key-text.js';
 
 /** Options of {@link MemoryDeduper}. */
 export interface MemoryDeduperOptions {
@@ -10,6 +11,8 @@ export interface MemoryDeduperOptions {
    */
   maxEntries?: number;
 }
+
+const MEMORY_DEDUPER_OPTIONS: OptionSpec<MemoryDeduperOptions> = { maxEntries: 'number' };
 
 /**
  * Per-process set-if-absent claims with a TTL (lru-cache). Use it to share one claim
@@ -25,9 +28,11 @@ export interface MemoryDeduperOptions {
 export class MemoryDeduper implements Deduper {
   private readonly lru: LRUCache<string, string>;
 
+  /** @throws TypeError or RangeError with a Node-style `code` naming a bad or unknown option. */
   constructor(options: MemoryDeduperOptions = {}) {
+    const check = checkOptions('MemoryDeduper', options, MEMORY_DEDUPER_OPTIONS);
     this.lru = new LRUCache<string, string>({
-      max: positiveInt('maxEntries', options.maxEntries, 100_000),
+      max: check.whole('maxEntries', options.maxEntries, 100_000, 1),
     });
   }
 

@@ -1,6 +1,7 @@
 import { decodeNack, type DecodedNack } from '../wire/nack.js';
 import type { ExchangeOptions, Reply, Transport } from '../transport/transport.js';
 import { buildFrame } from './frames.js';
+import { checkOptions, show, type OptionSpec } from '../shared/option-check.js';
 
 /** What a scripted interceptor answers. Build these with {@link InterceptorScope}'s methods. */
 export type FakeAction =
@@ -195,6 +196,19 @@ export interface FakeTransportOptions {
   unmatched?: FakeAction;
 }
 
+const FAKE_TRANSPORT_OPTIONS: OptionSpec<FakeTransportOptions> = { unmatched: 'object' };
+const ACTION_KINDS: readonly FakeAction['kind'][] = [
+  'serve',
+  'wrong-frame',
+  'miss',
+  'silent',
+  'ack-only',
+  'throttle',
+  'error',
+  'throw',
+  'custom',
+];
+
 /** Which gap an interceptor matches; omitted fields match anything. */
 export interface GapMatcher {
   /** Match only this HashKey. @default any */
@@ -231,9 +245,20 @@ export class FakeTransport implements Transport {
   private readonly unmatched: FakeAction;
   private closed = false;
 
-  /** A transport with no interceptors: script it with {@link FakeTransport.intercept}. */
+  /**
+   * A transport with no interceptors: script it with {@link FakeTransport.intercept}.
+   * @throws TypeError with a Node-style `code` naming a bad or unknown option.
+   */
   constructor(options: FakeTransportOptions = {}) {
-    this.unmatched = options.unmatched ?? { kind: 'error', code: 'unmatched' };
+    const check = checkOptions('FakeTransport', options, FAKE_TRANSPORT_OPTIONS);
+    const unmatched = options.unmatched;
+    if (unmatched !== undefined && !ACTION_KINDS.includes(unmatched.kind)) {
+      check.fail(
+        'ERR_INVALID_ARG_VALUE',
+        `option unmatched.kind must be one of ${ACTION_KINDS.join(', ')}, got ${show(unmatched.kind)}`,
+      );
+    }
+    this.unmatched = unmatched ?? { kind: 'error', code: 'unmatched' };
   }
 
   /**
@@ -366,6 +391,12 @@ export class FakeTransport implements Transport {
   /** Marks the transport closed: later exchanges resolve `{ kind: 'error', code: 'closed' }`. */
   close(): void {
     this.closed = true;
+  }
+
+  /** Same as {@link FakeTransport.close}, for `await using transport = new FakeTransport()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
   }
 
   /** Counters for `client.stats().transport`: NACKs sent and interceptors still unused. */

@@ -16,6 +16,10 @@ export interface UpstreamAddress {
  */
 export function parseUpstream(value: unknown): UpstreamAddress | string {
   if (typeof value !== 'string') return `expected a "host:port" string, got ${typeof value}`;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1];
+  if (scheme !== undefined) {
+    return `"${value}": a URL scheme ("${scheme}://") is not expected; write "host:port" or "[v6]:port"`;
+  }
   let host: string;
   let portText: string;
   if (value.startsWith('[')) {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:dgram';
+import type { OptionSpec } from '../shared/option-check.js';
 import type { Lookup } from './resolver.js';
 
 /**
@@ -78,6 +79,18 @@ export interface UdpTransportOptions {
    */
   maxIdleSockets?: number;
 }
+
+/** Every option of {@link UdpTransportOptions} and the kind of its value. */
+export const UDP_TRANSPORT_OPTIONS: OptionSpec<UdpTransportOptions> = {
+  bindAddress: 'string',
+  createSocket: 'function',
+  connected: 'boolean',
+  frameSource: 'string',
+  lookup: 'function',
+  resolveTtlMs: 'number',
+  lateReplyGuardMs: 'number',
+  maxIdleSockets: 'number',
+};
 
 /** Counters of {@link UdpTransport}: datagrams ignored by reason, and socket events. */
 export type UdpTransportStats = {

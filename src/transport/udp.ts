@@ -7,7 +7,13 @@ import { LinePool } from './line-pool.js';
 import { closeLine, openLine, type Line } from './lines.js';
 import { Resolver, type Target } from './resolver.js';
 import type { ExchangeOptions, Reply, Transport } from './transport.js';
-import { COUNTERS, type UdpTransportOptions, type UdpTransportStats } from './udp-options.js';
+import { checkOptions } from '../shared/option-check.js';
+import {
+  COUNTERS,
+  UDP_TRANSPORT_OPTIONS,
+  type UdpTransportOptions,
+  type UdpTransportStats,
+} from './udp-options.js';
 
 export type { Lookup } from './resolver.js';
 export type { UdpTransportOptions, UdpTransportStats } from './udp-options.js';
@@ -60,36 +66,40 @@ export class UdpTransport implements Transport {
     unwatch: (signal, exchange) => this.unwatch(signal, exchange),
   };
 
-  /** @throws TypeError or RangeError naming the option and the value. */
+  /**
+   * @throws TypeError or RangeError naming the option and the value, with a Node-style
+   * `code` (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_OUT_OF_RANGE`); an unknown
+   * option is refused with a "did you mean".
+   */
   constructor(options: UdpTransportOptions = {}) {
-    const { bindAddress, frameSource = 'host' } = options;
+    const check = checkOptions('UdpTransport', options, UDP_TRANSPORT_OPTIONS);
+    const bindAddress = check.string('bindAddress', options.bindAddress, undefined);
     if (bindAddress !== undefined && isIP(bindAddress) === 0) {
-      throw new TypeError(
-        `nack-proxy: option bindAddress must be an IP address, got ${JSON.stringify(bindAddress)}`,
+      check.fail(
+        'ERR_INVALID_ARG_VALUE',
+        `option bindAddress must be an IP address, got ${JSON.stringify(bindAddress)}`,
       );
     }
-    if (frameSource !== 'host' && frameSource !== 'any') {
-      throw new TypeError(
-        `nack-proxy: option frameSource must be 'host' or 'any', got ${JSON.stringify(frameSource)}`,
-      );
-    }
-    for (const name of ['connected'] as const) {
-      const v = options[name];
-      if (v !== undefined && typeof v !== 'boolean') {
-        throw new TypeError(`nack-proxy: option ${name} must be a boolean, got ${String(v)}`);
-      }
-    }
+    const frameSource = check.oneOf('frameSource', options.frameSource, ['host', 'any'], 'host');
+    const ms = (name: keyof UdpTransportOptions, value: unknown, fallback: number): number =>
+      check.whole(name, value, fallback, 0, MAX_TIMER_MS);
+    const maxIdle = check.whole('maxIdleSockets', options.maxIdleSockets, 16, 0, 1_000_000);
     this.bindAddress = bindAddress;
     this.bindFamily = bindAddress === undefined ? 0 : (isIP(bindAddress) as 4 | 6);
     this.createSocket = options.createSocket;
-    this.connected = options.connected ?? process.platform === 'linux';
+    this.connected = check.bool('connected', options.connected, process.platform === 'linux');
     this.anySource = frameSource === 'any';
-    this.lateReplyGuardMs = whole('lateReplyGuardMs', options.lateReplyGuardMs, 2000);
-    this.pool = new LinePool(whole('maxIdleSockets', options.maxIdleSockets, 16));
+    this.lateReplyGuardMs = ms('lateReplyGuardMs', options.lateReplyGuardMs, 2000);
+    this.pool = new LinePool(maxIdle);
     this.resolver = new Resolver(
       options.lookup ?? ((host) => dnsLookup(host)),
-      whole('resolveTtlMs', options.resolveTtlMs, 30_000),
+      ms('resolveTtlMs', options.resolveTtlMs, 30_000),
     );
+  }
+
+  /** Same as {@link UdpTransport.close}, for `await using transport = new UdpTransport()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Counters of datagrams ignored by reason, and socket events. */
@@ -317,14 +327,4 @@ export class UdpTransport implements Transport {
 
 function socketsOf(line: Line): number {
   return line.frames === undefined ? 1 : 2;
-}
-
-function whole(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
-    throw new RangeError(
-      `nack-proxy: option ${name} must be an integer in 0..${MAX_TIMER_MS}, got ${String(value)}`,
-    );
-  }
-  return value;
 }

@@ -37,9 +37,9 @@ describe('option validation', () => {
       { hedgeAfterMs: 'soon' },
       /option hedgeAfterMs must be an integer \(ms\), 'adaptive' or false, got "soon"/,
     ],
-    [{ timeoutMS: 100 }, /option timeoutMS is not an option \(did you mean timeoutMs\?\)/],
-    [{ wrokers: 2 }, /option wrokers is not an option \(did you mean workers\?\)/],
-    [{ colour: 'blue' }, /option colour is not an option$/],
+    [{ timeoutMS: 100 }, /^ProxyClient: unknown option "timeoutMS"; did you mean "timeoutMs"\?$/],
+    [{ wrokers: 2 }, /^ProxyClient: unknown option "wrokers"; did you mean "workers"\?$/],
+    [{ colour: 'blue' }, /^ProxyClient: unknown option "colour"$/],
     [
       { upstreams: ['[::1]:9300', '[0:0::1]:9300'] },
       /lists one endpoint twice: "\[::1\]:9300" and "\[0:0::1\]:9300"/,

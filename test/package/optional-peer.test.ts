@@ -18,6 +18,8 @@ describe('loadOptionalPeer', () => {
       thrown = err;
     }
     expect(thrown).toBeInstanceOf(Error);
+    // Node's code for a package an ES module cannot find; the require() failure is the cause.
+    expect((thrown as { code?: string }).code).toBe('ERR_MODULE_NOT_FOUND');
     expect((thrown as Error).message).toBe(
       "nack-proxy/example needs the optional peer dependency 'nack-proxy-absent-peer', " +
         'which is not installed: run `npm install nack-proxy-absent-peer`',

@@ -133,6 +133,25 @@ describeRedis('Redis adapters against a real redis-server', () => {
     await cache.close(); // idempotent
   });
 
+  it('quits its own client at the end of an `await using` block; an injected one stays open', async () => {
+    const shared = createRedisClient(db.server.url);
+    leaks.defer(() => shared.disconnect());
+    let cache: RedisCache | undefined;
+    let deduper: RedisDeduper | undefined;
+    {
+      await using ownCache = new RedisCache({ url: db.server.url });
+      await using ownDeduper = new RedisDeduper({ url: db.server.url });
+      await using injected = new RedisDeduper({ client: shared });
+      [cache, deduper] = [ownCache, ownDeduper];
+      await cache.store(KEY, FRAME, 1_000);
+      expect(await deduper.setNX(KEY, '1', 1_000)).toBe(true);
+      expect(await injected.setNX(cacheKey(HASH, 1n), '1', 1_000)).toBe(true);
+    }
+    await expect(cache.store(KEY, FRAME, 1_000)).rejects.toThrow();
+    await expect(deduper.setNX(cacheKey(HASH, 2n), '1', 1_000)).rejects.toThrow();
+    expect(shared.status).toBe('ready');
+  });
+
   it('fails fast while Redis is down, then claims work again when it is back', async () => {
     const cache = cacheFor();
     const deduper = deduperFor();

@@ -4,7 +4,7 @@ import { decodeNack, type DecodedNack } from '../../wire/nack.js';
 import { cacheKeyHex } from '../../wire/key.js';
 import { buildFrame, type FrameSpec } from '../frames.js';
 import { formatEndpoint } from '../loopback.js';
-import { resolveRetryEndpoint, type RetryEndpointConfig } from './config.js';
+import { checkEmulatorOptions, resolveRetryEndpoint, type RetryEndpointConfig } from './config.js';
 import { answerFault } from './faults.js';
 import { frameKey } from './frame-key.js';
 import type { EmulatorBehaviour, EmulatorOptions } from './options.js';
@@ -82,13 +82,13 @@ export class UpstreamEmulator {
 
   /**
    * Starts an emulator listening on loopback.
-   * @throws TypeError when `host` is not an IP address, RangeError / TypeError naming a bad
-   * `retryEndpoint` option; the bind error when a port or address is not available.
+   * @throws (rejects with) TypeError / RangeError with a Node-style `code` naming a bad or
+   * unknown option (`host` not an IP address, for one); the bind error when a port or
+   * address is not available.
    */
   static async start(options: EmulatorOptions = {}): Promise<UpstreamEmulator> {
-    const host = options.host ?? '::1';
+    const host = checkEmulatorOptions(options);
     const family = isIP(host);
-    if (family === 0) throw new TypeError(`emulator host must be an IP address, got ${host}`);
     const config = resolveRetryEndpoint(options.retryEndpoint, host);
     const type = family === 6 ? 'udp6' : 'udp4';
     const main = createSocket({ type });
@@ -192,6 +192,11 @@ export class UpstreamEmulator {
     this.timers.clear();
     this.waiters.rejectAll(new Error('emulator is closed'));
     await Promise.all([closeSocket(this.socket), closeSocket(this.unicastSocket)]);
+  }
+
+  /** Same as {@link UpstreamEmulator.close}, for `await using upstream = await UpstreamEmulator.start()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
