@@ -1,42 +1,15 @@
-import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { Counter, Gauge, Registry, register } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PrometheusRecorder } from '../../src/prometheus/index.js';
 import { MemoryCache } from '../../src/store/memory-cache.js';
 import { UpstreamEmulator } from '../../src/testing/emulator.js';
 import { harness } from '../helpers/harness.js';
 import { useLeakCheck } from '../helpers/leaks.js';
+import { EXPORTED, types, value } from './exposition.js';
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text exposition into samples (comments skipped). */
-function parse(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) throw new Error(`unparsable exposition line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-/** The value of one sample; fails the test when it is missing. */
-function value(text: string, name: string, labels: Record<string, string> = {}): number {
-  const found = parse(text).filter(
-    (s) =>
-      s.name === name &&
-      Object.keys(labels).length === Object.keys(s.labels).length &&
-      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-  if (found.length !== 1) throw new Error(`expected one ${name}${JSON.stringify(labels)}: ${text}`);
-  return found[0]!.value;
-}
+// Without a `registry` option the recorder registers on prom-client's default registry.
+beforeEach(() => register.clear());
+afterEach(() => register.clear());
 
 describe('PrometheusRecorder', () => {
   it('exposes the five dashboard counters, starting at 0', async () => {
@@ -80,8 +53,9 @@ describe('PrometheusRecorder', () => {
     r.upstreamReply('[::1]:9300', 'frame');
     r.upstreamReply('[::1]:9300', 'miss');
     r.upstreamReply('10.0.0.2:9300', 'timeout');
-    r.paced('[::1]:9300');
-    r.paced('[::1]:9300');
+    r.paced('[::1]:9300', 'ip');
+    r.paced('[::1]:9300', 'flow');
+    r.paced('[::1]:9300', 'ip');
     r.invalidFrame('txid-mismatch');
     const t = await r.registry.metrics();
     expect(value(t, 'bre_proxy_requests_total')).toBe(5);
@@ -100,7 +74,10 @@ describe('PrometheusRecorder', () => {
     expect(replies('[::1]:9300', 'frame')).toBe(2);
     expect(replies('[::1]:9300', 'miss')).toBe(1);
     expect(replies('10.0.0.2:9300', 'timeout')).toBe(1);
-    expect(value(t, 'bre_proxy_paced_total', { upstream: '[::1]:9300' })).toBe(2);
+    const paced = (tier: string) =>
+      value(t, 'bre_proxy_paced_total', { upstream: '[::1]:9300', tier });
+    expect(paced('ip')).toBe(2);
+    expect(paced('flow')).toBe(1);
     expect(value(t, 'bre_proxy_invalid_frames_total', { reason: 'txid-mismatch' })).toBe(1);
   });
 
@@ -133,7 +110,130 @@ describe('PrometheusRecorder', () => {
     const t = await registry.metrics();
     expect(value(t, 'bre_proxy_requests_total')).toBe(1);
     expect(value(t, 'edge_b_requests_total')).toBe(2);
-    expect(() => new PrometheusRecorder({ registry })).toThrow(/already been registered/);
+    expect(await register.metrics()).not.toContain('bre_proxy_');
+  });
+
+  it('registers on the default registry without the option', () => {
+    const r = new PrometheusRecorder();
+    expect(r.registry).toBe(register);
+    expect(register.getSingleMetric('bre_proxy_requests_total')).toBeDefined();
+  });
+
+  it('a second recorder on the same registry reuses its metrics', async () => {
+    const a = new PrometheusRecorder();
+    a.proxyRequest();
+    a.upstreamState('[::1]:9300', 'demoted');
+    const b = new PrometheusRecorder();
+    b.proxyRequest();
+    b.proxyFailed('deadline');
+    const t = await register.metrics();
+    expect(value(t, 'bre_proxy_requests_total')).toBe(2);
+    expect(value(t, 'bre_proxy_failed_total', { reason: 'deadline' })).toBe(1);
+    expect(value(t, 'bre_proxy_upstream_healthy', { upstream: '[::1]:9300' })).toBe(0);
+    expect(t.match(/^# TYPE bre_proxy_requests_total /gm)).toHaveLength(1);
+  });
+
+  it('refuses a metric of the same name with another type, labels or buckets', () => {
+    const registry = new Registry();
+    new PrometheusRecorder({ registry, latencyBuckets: [0.1, 1] });
+    expect(() => new PrometheusRecorder({ registry, latencyBuckets: [0.5] })).toThrow(
+      /bre_proxy_recovery_seconds as a histogram with no labels, buckets 0\.1, 1, not a histogram with no labels, buckets 0\.5; give this recorder another 'prefix' or 'registry'/,
+    );
+    const other = new Registry();
+    new Gauge({ name: 'bre_proxy_hedges_total', help: 'x', registers: [other] });
+    expect(() => new PrometheusRecorder({ registry: other })).toThrow(
+      /already holds bre_proxy_hedges_total as a gauge with no labels, not a counter with no labels/,
+    );
+    const labels = new Registry();
+    new Counter({
+      name: 'bre_proxy_paced_total',
+      help: 'an older shape',
+      labelNames: ['upstream'],
+      registers: [labels],
+    });
+    expect(() => new PrometheusRecorder({ registry: labels })).toThrow(
+      /bre_proxy_paced_total as a counter with labels upstream, not a counter with labels upstream, tier/,
+    );
+    // The refused recorder leaves nothing behind but what was there.
+    expect(labels.getMetricsAsArray().map((m) => m.name)).toEqual(['bre_proxy_paced_total']);
+    expect(() => new PrometheusRecorder({ registry: labels, prefix: 'b_' })).not.toThrow();
+  });
+});
+
+describe("PrometheusRecorder on prom-client's default registry", () => {
+  it('register.metrics() holds every bre_proxy_* metric, its labels and values', async () => {
+    const r = new PrometheusRecorder();
+    const a = '[2001:db8::10]:9300';
+    const b = 'upstream-b.example:9300';
+    r.upstreamReply(a, 'frame');
+    r.upstreamReply(b, 'timeout');
+    r.upstreamState(b, 'demoted');
+    r.upstreamState(b, 'probing');
+    r.upstreamState(a, 'demoted');
+    r.upstreamState(a, 'healthy');
+    r.upstreamState('c.example:9300', 'probing');
+    r.componentError('cache');
+    r.componentError('cache');
+    r.componentError('retransmitter');
+    r.hedge();
+    r.hedge();
+    r.hedge();
+    r.inflight(12);
+    r.inflight(4);
+    r.paced(a, 'ip');
+    r.paced(a, 'ip');
+    r.paced(b, 'flow');
+    r.unicastRetransmit();
+    r.unicastRetransmit();
+    r.proxyRequest();
+    r.proxyRecovered();
+    r.recoveryLatency(20);
+    r.queueDepth(9);
+
+    const t = await register.metrics();
+    const found = new Map([...types(t)].filter(([name]) => name.startsWith('bre_proxy_')));
+    expect(Object.fromEntries(found)).toEqual(EXPORTED);
+
+    expect(value(t, 'bre_proxy_upstream_healthy', { upstream: a })).toBe(1);
+    expect(value(t, 'bre_proxy_upstream_healthy', { upstream: b })).toBe(0);
+    expect(value(t, 'bre_proxy_upstream_healthy', { upstream: 'c.example:9300' })).toBe(0);
+    const errors = (component: string) =>
+      value(t, 'bre_proxy_component_errors_total', { component });
+    expect(errors('cache')).toBe(2);
+    expect(errors('retransmitter')).toBe(1);
+    for (const c of ['deduper', 'recorder', 'transport', 'listener']) expect(errors(c)).toBe(0);
+    expect(value(t, 'bre_proxy_hedges_total')).toBe(3);
+    expect(value(t, 'bre_proxy_inflight')).toBe(4);
+    expect(value(t, 'bre_proxy_paced_total', { upstream: a, tier: 'ip' })).toBe(2);
+    expect(value(t, 'bre_proxy_paced_total', { upstream: b, tier: 'flow' })).toBe(1);
+    expect(() => value(t, 'bre_proxy_paced_total', { upstream: b, tier: 'ip' })).toThrow();
+    expect(value(t, 'bre_proxy_unicast_retransmits_total')).toBe(2);
+    expect(value(t, 'bre_proxy_requests_total')).toBe(1);
+    expect(value(t, 'bre_proxy_recovered_total')).toBe(1);
+    expect(value(t, 'bre_proxy_recovery_seconds_count')).toBe(1);
+    expect(value(t, 'bre_proxy_queue_depth')).toBe(9);
+    expect(value(t, 'bre_proxy_upstream_replies_total', { upstream: b, kind: 'timeout' })).toBe(1);
+  });
+
+  it('an upstream gets a health series at its first reply, and a state change wins', async () => {
+    const r = new PrometheusRecorder();
+    r.upstreamState('a:1', 'demoted');
+    r.upstreamReply('a:1', 'timeout'); // demoted already: the reply does not make it healthy
+    r.upstreamReply('b:1', 'miss');
+    r.upstreamReply('b:1', 'frame');
+    const t = await register.metrics();
+    expect(value(t, 'bre_proxy_upstream_healthy', { upstream: 'a:1' })).toBe(0);
+    expect(value(t, 'bre_proxy_upstream_healthy', { upstream: 'b:1' })).toBe(1);
+  });
+
+  it('a pacing wait without a tier counts as ip, and non-finite gauge values are ignored', async () => {
+    const r = new PrometheusRecorder();
+    r.paced('a:1');
+    r.inflight(3);
+    r.inflight(Number.NaN);
+    const t = await register.metrics();
+    expect(value(t, 'bre_proxy_paced_total', { upstream: 'a:1', tier: 'ip' })).toBe(1);
+    expect(value(t, 'bre_proxy_inflight')).toBe(3);
   });
 });
 
