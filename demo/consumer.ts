@@ -5,8 +5,15 @@ import { FRAME_HEADER_SIZE } from '../src/wire/constants.js';
 import { RECV_BUFFER_BYTES, bindSocket, type Bound } from '../examples/relay.js';
 import { gapKey, type Stream } from './stream.js';
 
-/** How a gap got filled, told apart by the port the frame came from. */
-export type FillPath = 'cache' | 'recovered' | 'late';
+/**
+ * How a gap got filled, told apart by the port the frame came from and the consumer socket
+ * it arrived on: `recovered` is the relay's retransmit into the domain (multicast), `unicast`
+ * its copy to the consumer's NACK socket (`--unicast`).
+ */
+export type FillPath = 'cache' | 'recovered' | 'unicast' | 'late';
+
+/** Which consumer socket a datagram arrived on. */
+type Via = 'domain' | 'nack';
 
 /** One missing frame as the consumer tracks it. */
 export interface Gap {
@@ -34,9 +41,12 @@ const RETRY_CAP_MS = 3200;
 const NACKS_PER_TICK = 500;
 
 /**
- * A consumer in the downstream domain: receives the stream, notices gaps from jumps in each
- * flow's sequence numbers (and, at the end, from the known last sequence number), NACKs each
- * gap at the relay, re-NACKs with backoff while it stays open, and records how it filled.
+ * A consumer in the downstream domain: receives the stream on its domain socket, notices gaps
+ * from jumps in each flow's sequence numbers (and, at the end, from the known last sequence
+ * number), NACKs each gap at the relay from its NACK socket, re-NACKs with backoff while it
+ * stays open, and records how it filled. As a real listener, it has a group (domain) socket
+ * and a NACK socket: the relay answers NACKs, and sends unicast copies, to the NACK socket
+ * (the requester of the gaps it enqueues).
  */
 export class Consumer {
   readonly gaps = new Map<string, Gap>();
@@ -44,6 +54,8 @@ export class Consumer {
   nacksSent = 0;
   duplicates = 0;
   misses = 0;
+  /** Frames from the relay's retransmit socket, duplicates included, by the socket they reached. */
+  readonly relayCopies = { multicast: 0, unicast: 0 };
   private readonly next = new Map<bigint, bigint>();
   private readonly have = new Set<string>();
   private readonly timer: NodeJS.Timeout;
@@ -51,21 +63,34 @@ export class Consumer {
 
   private constructor(
     private readonly socket: Socket,
+    private readonly nackSocket: Socket,
     private readonly stream: Stream,
   ) {
     for (const hashKey of stream.lastSeq.keys()) this.next.set(hashKey, 1n);
-    socket.on('message', (msg, from) => this.onDatagram(msg, from.port));
+    socket.on('message', (msg, from) => this.onDatagram(msg, from.port, 'domain'));
+    nackSocket.on('message', (msg, from) => this.onDatagram(msg, from.port, 'nack'));
     this.timer = setInterval(() => this.renack(), 50);
   }
 
   static async open(host: string, stream: Stream): Promise<Consumer> {
     const socket = await bindSocket(host, 0);
     socket.setRecvBufferSize(RECV_BUFFER_BYTES); // the stream arrives in bursts, as at the relay
-    return new Consumer(socket, stream);
+    const nackSocket = await bindSocket(host, 0);
+    nackSocket.setRecvBufferSize(RECV_BUFFER_BYTES); // so do recovered frames, by unicast
+    return new Consumer(socket, nackSocket, stream);
   }
 
+  /** The domain (group) socket: where the stream and multicast retransmits arrive. */
   get address(): Bound {
     return this.socket.address();
+  }
+
+  /**
+   * The NACK socket: the relay sees NACKs come from here, answers here, and sends unicast
+   * copies of recovered frames here (it is the requester of the consumer's gaps).
+   */
+  get unicastAddress(): Bound {
+    return this.nackSocket.address();
   }
 
   /** Tells the consumer where the relay is (known once the relay has started). */
@@ -86,17 +111,22 @@ export class Consumer {
     return [...this.gaps.values()].filter((g) => g.filledAt !== undefined);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     clearInterval(this.timer);
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    await Promise.all(
+      [this.socket, this.nackSocket].map((s) => new Promise<void>((r) => s.close(() => r()))),
+    );
   }
 
-  private onDatagram(msg: Buffer, fromPort: number): void {
+  private onDatagram(msg: Buffer, fromPort: number, via: Via): void {
     if (msg.length === RESPONSE_SIZE) {
-      if (msg[6] === 0x11) this.misses++; // MISS: the frame will come via the domain, if at all
+      if (msg[6] === 0x11) this.misses++; // MISS: the frame will come later (domain or unicast), if at all
       return;
     }
     if (msg.length < FRAME_HEADER_SIZE) return;
+    if (fromPort === this.sources?.relayDomain.port) {
+      this.relayCopies[via === 'nack' ? 'unicast' : 'multicast']++;
+    }
     const hashKey = msg.readBigUInt64BE(40);
     const seq = msg.readBigUInt64BE(48);
     const next = this.next.get(hashKey);
@@ -110,7 +140,7 @@ export class Consumer {
     const gap = this.gaps.get(key);
     if (gap !== undefined) {
       gap.filledAt = performance.now();
-      gap.path = this.pathOf(fromPort);
+      gap.path = this.pathOf(fromPort, via);
       this.open.delete(gap);
       return;
     }
@@ -118,9 +148,9 @@ export class Consumer {
     if (seq >= next) this.next.set(hashKey, seq + 1n);
   }
 
-  private pathOf(port: number): FillPath {
+  private pathOf(port: number, via: Via): FillPath {
     if (port === this.sources?.relayNack.port) return 'cache';
-    if (port === this.sources?.relayDomain.port) return 'recovered';
+    if (port === this.sources?.relayDomain.port) return via === 'nack' ? 'unicast' : 'recovered';
     return 'late';
   }
 
@@ -151,6 +181,6 @@ export class Consumer {
     gap.lastNackAt = now;
     this.nacksSent++;
     const { address, port } = this.sources.relayNack;
-    this.socket.send(encodeNack({ hashKey: gap.hashKey, startSeq: gap.seq }), port, address);
+    this.nackSocket.send(encodeNack({ hashKey: gap.hashKey, startSeq: gap.seq }), port, address);
   }
 }

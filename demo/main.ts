@@ -6,6 +6,10 @@
  *   consumer ──NACK──▶ relay: cached ? ACK + frame : MISS + ProxyClient.enqueue
  *   relay ──proxied NACK──▶ upstream emulators ──frame──▶ relay ──retransmit──▶ consumer
  *
+ * With `--unicast` the relay's ProxyClient runs with `delivery: { multicast: false,
+ * unicast: true }`: each recovered frame goes by unicast to the consumer's NACK socket (the
+ * requester the relay puts in the gaps it enqueues), and nothing is multicast.
+ *
  * Prints progress on stderr and a summary on stdout; exits 0 when every recoverable gap
  * filled. `npm run demo -- --help` lists the flags.
  */
@@ -45,6 +49,9 @@ async function run(options: DemoOptions): Promise<RunResult> {
     transport,
     listen: { address: host, port: 0 },
     ingest: { address: host, port: 0 },
+    // --unicast: the relay passes each NACK's sender (the consumer's NACK socket,
+    // consumer.unicastAddress) as the gap's requester; the client sends the frame there only.
+    ...(options.unicast ? { client: { delivery: { multicast: false, unicast: true } } } : {}),
   });
   const failedOnce = new Set<string>();
   relay.relay.client.on('failed', (e) => failedOnce.add(gapKey(e.hashKey, e.seq)));
@@ -96,6 +103,8 @@ async function run(options: DemoOptions): Promise<RunResult> {
       client: relay.relay.client.stats(),
       deadUpstream: upstreams.dead,
       nacksSent: consumer.nacksSent,
+      relayCopies: { ...consumer.relayCopies },
+      requester: consumer.unicastAddress,
     };
   } finally {
     clearTimeout(hardStop);

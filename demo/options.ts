@@ -12,6 +12,8 @@ export interface DemoOptions {
   rate: number;
   seed: number;
   maxSeconds: number;
+  /** Deliver recovered frames by unicast to the requester, not into the domain. */
+  unicast: boolean;
 }
 
 export const USAGE = `usage: npm run demo -- [flags]
@@ -28,6 +30,9 @@ export const USAGE = `usage: npm run demo -- [flags]
   --rate N            frames per second the bridge sends               (default 5000)
   --seed N            seed of every random choice                      (default 1)
   --max-seconds N     give up after this long                          (default 60)
+  --unicast           the relay delivers recovered frames by unicast to
+                      the consumer that NACKed them, and multicasts
+                      nothing (delivery: { multicast: false, unicast: true })
   --help              this text
 
 Exit status: 0 when every recoverable gap filled, 1 when one did not, 2 for bad flags.`;
@@ -52,6 +57,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | undefined {
         rate: { type: 'string', default: '5000' },
         seed: { type: 'string', default: '1' },
         'max-seconds': { type: 'string', default: '60' },
+        unicast: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -70,6 +76,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | undefined {
     rate: integer('rate', values.rate, 1, 200_000),
     seed: integer('seed', values.seed, 0, 0xffff_ffff),
     maxSeconds: integer('max-seconds', values['max-seconds'], 1, 3600),
+    unicast: values.unicast,
   };
   if (options.deadUpstream && options.upstreams < 2) {
     throw new UsageError('--dead-upstream needs --upstreams 2 or more, so that one can answer');

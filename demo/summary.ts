@@ -1,4 +1,5 @@
 import type { ProxyStats } from '../src/index.js';
+import { formatEndpoint } from '../src/testing/index.js';
 import type { Gap } from './consumer.js';
 import type { DemoOptions } from './options.js';
 
@@ -18,11 +19,19 @@ export interface RunResult {
   client: ProxyStats;
   deadUpstream: string | undefined;
   nacksSent: number;
+  /** Frames the relay retransmitted that reached the consumer, by path (duplicates included). */
+  relayCopies: { multicast: number; unicast: number };
+  /** The consumer's NACK socket: the requester of its gaps, where unicast copies go. */
+  requester: { address: string; port: number };
 }
 
-/** True when the run ended on its own and every gap that could be filled was. */
+/**
+ * True when the run ended on its own and every gap that could be filled was; with
+ * `--unicast`, also when nothing reached the consumer by multicast from the relay.
+ */
 export function passed(r: RunResult): boolean {
-  return r.stuck.length === 0 && !r.timedOut;
+  const delivery = !r.options.unicast || r.relayCopies.multicast === 0;
+  return r.stuck.length === 0 && !r.timedOut && delivery;
 }
 
 /** Nearest-rank percentile of `values` (unsorted), or undefined when empty. */
@@ -59,7 +68,7 @@ export function renderSummary(r: RunResult): string {
   const filled = r.gaps.filter((g) => g.filledAt !== undefined);
   const fillMs = (gs: Gap[]) => gs.map((g) => (g.filledAt ?? 0) - g.detectedAt);
   const byPath = (path: string) => filled.filter((g) => g.path === path);
-  const recovered = byPath('recovered');
+  const recovered = [...byPath('recovered'), ...byPath('unicast')];
   const c = r.client;
   // Gaps beyond the injected losses: datagrams the OS dropped (full socket buffers).
   const extra = Math.max(0, r.gaps.length - r.lostAtBridge - r.lostLastHop);
@@ -73,11 +82,23 @@ export function renderSummary(r: RunResult): string {
       (extra > 0 ? `, ${extra} more dropped by the host's UDP stack` : ''),
     `  upstreams: ${o.upstreams}${o.deadUpstream ? ' (the first is dead)' : ''}, ` +
       `each lacking ${pct(o.upstreamMiss)} of frames`,
+    ...(o.unicast
+      ? [
+          `  delivery: unicast to the requester, the consumer's NACK socket ` +
+            `(${formatEndpoint(r.requester.address, r.requester.port)}); nothing multicast`,
+        ]
+      : []),
     '',
     ...table([
       ['gaps seen by the consumer', r.gaps.length],
       ['filled from the relay cache', byPath('cache').length],
       ['recovered via upstreams', recovered.length],
+      ...(o.unicast
+        ? ([
+            ['  of which by unicast', byPath('unicast').length],
+            ['  of which by multicast', byPath('recovered').length],
+          ] as [string, number][])
+        : []),
       ...(late > 0 ? [['filled late (reordered)', late] as [string, number]] : []),
       ['failed: no upstream has it', r.unrecoverable.length],
       ['failed: recoverable, not filled', r.stuck.length],
@@ -88,7 +109,11 @@ export function renderSummary(r: RunResult): string {
       ['recovery via upstream, p99', ms(percentile(fillMs(recovered), 99))],
     ]),
     '',
-    `  consumer: ${r.nacksSent} NACKs sent`,
+    `  consumer: ${r.nacksSent} NACKs sent` +
+      (o.unicast
+        ? `; relay retransmits received: ${r.relayCopies.unicast} by unicast, ` +
+          `${r.relayCopies.multicast} by multicast`
+        : ''),
     `  relay ProxyClient: ${c.requests} requests, ${c.recovered} recovered, ` +
       `${c.failedTotal} failed${breakdown(c.failed)}, ${c.dedupedTotal} deduped${breakdown(c.deduped)}, ` +
       `${c.droppedTotal} dropped${breakdown(c.dropped)}, ${c.attempts} upstream NACKs`,
@@ -100,9 +125,16 @@ export function renderSummary(r: RunResult): string {
     '',
   ];
   if (passed(r)) {
-    lines.push(`PASS: every recoverable gap filled in ${r.seconds.toFixed(1)} s`);
+    lines.push(
+      `PASS: every recoverable gap filled in ${r.seconds.toFixed(1)} s` +
+        (o.unicast ? ', recovered frames by unicast only' : ''),
+    );
   } else {
-    const why = r.timedOut ? `gave up after ${o.maxSeconds} s` : 'recoverable gaps left open';
+    const why = r.timedOut
+      ? `gave up after ${o.maxSeconds} s`
+      : r.stuck.length > 0
+        ? 'recoverable gaps left open'
+        : `${r.relayCopies.multicast} frames multicast despite --unicast`;
     const sample = r.stuck.slice(0, 5).map((g) => `${g.hashKey.toString(16)}/${g.seq}`);
     lines.push(`FAIL: ${why}; ${r.stuck.length} open: ${sample.join(' ')}`);
   }

@@ -32,6 +32,7 @@ import {
   type FrameStore,
   type Gap,
   type ProxyClientOptions,
+  type Requester,
   type Retransmitter,
   type Transport,
   type Ttls,
@@ -138,11 +139,17 @@ export class Relay {
   /**
    * Answers one NACK through `reply` (which sends a datagram back to the NACK's sender):
    * ACK + frame for each cached sequence number; one MISS if any is missing, and then, unless
-   * the NACK was itself proxied, the missing runs go to the ProxyClient. A datagram that is
-   * not a NACK is counted and ignored. Reads are awaited (the store may be Redis); a read that
-   * fails counts as a miss, so recovery goes on while the store is unreachable.
+   * the NACK was itself proxied, the missing runs go to the ProxyClient, with `requester`
+   * (the NACK's sender) so that unicast delivery (`client: { delivery: { unicast: true } }`)
+   * can send the recovered frame back to it. A datagram that is not a NACK is counted and
+   * ignored. Reads are awaited (the store may be Redis); a read that fails counts as a miss,
+   * so recovery goes on while the store is unreachable.
    */
-  async handleNack(datagram: Uint8Array, reply: (bytes: Uint8Array) => void): Promise<NackOutcome> {
+  async handleNack(
+    datagram: Uint8Array,
+    reply: (bytes: Uint8Array) => void,
+    requester?: Requester,
+  ): Promise<NackOutcome> {
     let nack: DecodedNack;
     try {
       nack = decodeNack(datagram);
@@ -171,6 +178,7 @@ export class Relay {
           startSeq: seq,
           endSeq: seq,
           subtreeId: nack.subtreeId,
+          ...(requester === undefined ? {} : { requester }),
         });
     }
     if (missing.length === 0) return 'served';
@@ -211,6 +219,7 @@ export interface Bound {
  * A Retransmitter that sends each frame over UDP to fixed destinations: a multicast group
  * in production (see also `MulticastRetransmitter` in `nack-proxy/multicast`, which routes
  * frames to their BRC-129 groups), a unicast consumer on loopback in tests and the demo.
+ * For unicast delivery it also sends a frame to one requester, from the same socket.
  */
 export class UdpDomain implements Retransmitter {
   private constructor(
@@ -237,6 +246,15 @@ export class UdpDomain implements Retransmitter {
         ),
     );
     return Promise.all(sends).then(() => undefined);
+  }
+
+  /** Sends `frame` to the listener whose NACK missed (unicast delivery). */
+  retransmitUnicast(frame: Uint8Array, requester: Requester): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.socket.send(frame, requester.port, requester.address, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
   }
 
   close(): Promise<void> {
@@ -275,8 +293,11 @@ export async function startRelay(options: RelayOptions & ListenOptions): Promise
   for (const group of options.join ?? []) ingestSocket.addMembership(group);
   nackSocket.on('message', (datagram, from) => {
     const reply = (bytes: Uint8Array): void => nackSocket.send(bytes, from.port, from.address);
+    const requester = { address: from.address, port: from.port };
     // A NACK answered after close() finds the socket closed: log it, never crash the host.
-    relay.handleNack(datagram, reply).catch((err: unknown) => console.error('nack handler:', err));
+    relay
+      .handleNack(datagram, reply, requester)
+      .catch((err: unknown) => console.error('nack handler:', err));
   });
   ingestSocket.on('message', (frame) => relay.ingest(frame));
   return {

@@ -81,6 +81,6 @@ export {
   type UdpTransportStats,
 } from './transport/udp.js';
 export { parseUpstream, type UpstreamAddress } from './transport/address.js';
-export type { FrameStore } from './store/frame-store.js';
+export type { FrameStore, WaitForOptions } from './store/frame-store.js';
 export { MemoryCache, type MemoryCacheOptions } from './store/memory-cache.js';
 export { MemoryDeduper, type MemoryDeduperOptions } from './store/memory-deduper.js';

@@ -464,7 +464,8 @@ export class UpstreamWalker {
         // transport that does not call onSent, or a slow lookup: the late send counts again).
         if (sentNow) return;
         const leaving = new Promise<void>((resolve) => (wake = resolve));
-        Promise.resolve(exchange).then(wake, wake);
+        const done = (): void => wake?.();
+        void Promise.resolve(exchange).then(done, done);
         await within(leaving, admission.paceMs);
       },
       (tier) => {

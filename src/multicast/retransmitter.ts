@@ -1,11 +1,12 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import type { Retransmitter } from '../client/components.js';
+import type { Requester, Retransmitter } from '../client/components.js';
 import { checkOptions, type OptionSpec } from '../shared/option-check.js';
 import { resolveGroupOptions } from './options.js';
 import { groupAddressFor } from './route.js';
 import type { GroupAddressOptions, ResolvedGroupOptions } from './options.js';
+import { UnicastSender, unicastSources } from './unicast.js';
 
 /** Stands for "the interface the OS picks" in the socket list. */
 const DEFAULT_IFACE = 'default';
@@ -44,11 +45,26 @@ export interface MulticastRetransmitterOptions extends GroupAddressOptions {
    * @example (group) => ({ address: '::1', port: 9001 })
    */
   route?: (group: string, frame: Uint8Array) => Destination;
+  /**
+   * Source address of unicast copies ({@link MulticastRetransmitter.retransmitUnicast}): the
+   * local address the unicast socket binds to, as the reference server binds its
+   * unicast-retransmit socket to its advertised NACK address (`SetUnicastSource`, set from
+   * `BEACON_NACK_ADDR` or the egress interface's address). Set it to the address listeners
+   * send their NACKs to, when a firewall or the listener checks where repairs come from. At
+   * most one address per family; a requester of a family with no address here is refused.
+   * The multicast sockets are unaffected (see `bindAddress`).
+   * @default undefined (one socket per family on the wildcard address; the kernel picks the
+   * source address per route)
+   * @example '2001:db8::20'
+   * @example ['2001:db8::20', '192.0.2.20'] // for IPv6 and IPv4 requesters
+   */
+  unicastSourceAddress?: string | readonly string[];
 }
 
 /**
  * A {@link Retransmitter} that sends each recovered frame verbatim to its BRC-129 group
- * (see {@link groupAddressFor}) over IPv6 UDP, once per egress interface.
+ * (see {@link groupAddressFor}) over IPv6 UDP, once per egress interface, and, for unicast
+ * delivery, to one requester ({@link MulticastRetransmitter.retransmitUnicast}).
  *
  * @example
  * ```ts
@@ -66,9 +82,13 @@ export class MulticastRetransmitter implements Retransmitter {
   private readonly interfaces: readonly string[];
   private readonly hopLimit: number;
   private sockets: Promise<Array<{ socket: Socket; iface: string }>> | undefined;
+  private readonly unicast: UnicastSender;
   private closed = false;
 
-  /** @throws RangeError when an option is out of range (the message names it). */
+  /**
+   * @throws RangeError when an option is out of range, TypeError when `unicastSourceAddress`
+   * is not an IP address (the message names the option).
+   */
   constructor(options: MulticastRetransmitterOptions) {
     checkOptions('MulticastRetransmitter', options, {
       port: 'number',
@@ -81,6 +101,7 @@ export class MulticastRetransmitter implements Retransmitter {
       groupId: 'number',
       shardBits: 'number',
       beefShardBits: 'number',
+      unicastSourceAddress: 'any',
     } satisfies OptionSpec<MulticastRetransmitterOptions>);
     const { port, hopLimit = 1 } = options;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -90,6 +111,7 @@ export class MulticastRetransmitter implements Retransmitter {
       throw new RangeError(`hopLimit must be an integer in 0..255, got ${String(hopLimit)}`);
     }
     this.group = resolveGroupOptions(options);
+    this.unicast = new UnicastSender(unicastSources(options.unicastSourceAddress));
     this.options = options;
     this.hopLimit = hopLimit;
     this.interfaces = options.interfaces?.length ? [...options.interfaces] : [DEFAULT_IFACE];
@@ -122,16 +144,43 @@ export class MulticastRetransmitter implements Retransmitter {
     }
   }
 
-  /** Closes the sockets. Later `retransmit` calls reject. */
+  /**
+   * Sends `frame` verbatim by unicast to one listener, `requester.address`:`requester.port`
+   * (the source of the NACK that missed), as the reference server's `RetransmitUnicast` does.
+   * The frame goes from this retransmitter's unicast socket for the requester's family
+   * (IPv4 or IPv6), opened on the first such send and bound to `unicastSourceAddress`; it is
+   * neither routed nor sent once per interface. The client calls it once per requester of a
+   * recovered gap when its `delivery.unicast` is on.
+   *
+   * Rejects with a TypeError when `requester` is not `{ address: IP, port: 1..65535 }`, a
+   * RangeError when `unicastSourceAddress` has no address of the requester's family, an Error
+   * when the send fails or the retransmitter is closed. The client reports a rejection as an
+   * `error` event (`component: 'retransmitter'`).
+   *
+   * @example
+   * ```ts
+   * const retransmitter = new MulticastRetransmitter({ port: 9001, unicastSourceAddress: '2001:db8::20' });
+   * await retransmitter.retransmitUnicast(frame, { address: '2001:db8::77', port: 40123 });
+   * ```
+   */
+  retransmitUnicast(frame: Uint8Array, requester: Requester): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('MulticastRetransmitter is closed'));
+    return this.unicast.send(frame, requester);
+  }
+
+  /** Closes the sockets (multicast and unicast). Later `retransmit` and `retransmitUnicast` calls reject. */
   async close(): Promise<void> {
     this.closed = true;
+    const unicast = this.unicast.close();
     const pending = this.sockets;
     this.sockets = undefined;
-    if (pending === undefined) return;
-    const sockets = await pending.catch(() => []);
-    await Promise.all(
-      sockets.map(({ socket }) => new Promise<void>((r) => socket.close(() => r()))),
-    );
+    if (pending !== undefined) {
+      const sockets = await pending.catch(() => []);
+      await Promise.all(
+        sockets.map(({ socket }) => new Promise<void>((r) => socket.close(() => r()))),
+      );
+    }
+    await unicast;
   }
 
   private open(): Promise<Array<{ socket: Socket; iface: string }>> {

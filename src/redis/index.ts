@@ -4,7 +4,7 @@
  * @module nack-proxy/redis
  */
 export { RedisCache } from './cache.js';
-export type { RedisCacheOptions } from './cache.js';
+export type { RedisCacheOptions, WaitPollOptions } from './cache.js';
 export { RedisDeduper } from './deduper.js';
 export type { RedisDeduperOptions } from './deduper.js';
 export { FAIL_FAST_OPTIONS, createRedisClient } from './connection.js';

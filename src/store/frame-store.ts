@@ -22,4 +22,49 @@ export interface FrameStore extends Cache {
    * unreachable): await it.
    */
   retrieve(key: Uint8Array): MaybePromise<Uint8Array | undefined>;
+  /**
+   * Waits for a frame to be stored under the 16-byte `key`: resolves with it as soon as it is
+   * there (at once when it already is), or with `undefined` once `options.timeoutMs` has
+   * passed or `options.signal` aborted without it. It never resolves later than that bound
+   * by more than one store round trip. A client that lost the claim of a gap to a sibling
+   * uses it to deliver to its own requesters the frame the sibling stores (unicast delivery
+   * across a fleet). Optional: a store without it is read with `retrieve` only.
+   *
+   * `MemoryCache` is woken by its own `store`; `RedisCache` polls (see its docs). Rejects
+   * on a bad key or timeout, and where the store is unreachable.
+   *
+   * @example
+   * ```ts
+   * const frame = await cache.waitFor?.(cacheKey(gap.hashKey, gap.startSeq), { timeoutMs: 2_000 });
+   * ```
+   */
+  waitFor?(key: Uint8Array, options: WaitForOptions): Promise<Uint8Array | undefined>;
+}
+
+/** Options of {@link FrameStore.waitFor}. */
+export interface WaitForOptions {
+  /** Longest wait in milliseconds (0: look once). Required: a wait is always bounded. */
+  timeoutMs: number;
+  /**
+   * Ends the wait early: it resolves `undefined` (it does not reject) once aborted.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+}
+
+/** Throws unless `options` are valid {@link WaitForOptions}; returns the timeout. */
+export function checkWaitOptions(options: WaitForOptions): number {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`waitFor options must be { timeoutMs, signal? }, got ${String(options)}`);
+  }
+  const { timeoutMs, signal } = options;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw new RangeError(
+      `waitFor timeoutMs must be a finite number >= 0, got ${String(timeoutMs)}`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError('waitFor signal must be an AbortSignal');
+  }
+  return timeoutMs;
 }

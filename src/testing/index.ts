@@ -80,4 +80,10 @@ export {
   type WindowLimit,
 } from './emulator.js';
 export { formatEndpoint, loopbackAddress } from './loopback.js';
-export { TestConsumer, type ConsumerDatagram } from './consumer.js';
+export {
+  TestConsumer,
+  type ConsumerDatagram,
+  type ConsumerPath,
+  type ConsumerSendOptions,
+  type TestConsumerOptions,
+} from './consumer.js';

@@ -55,7 +55,10 @@ describe('option validation', () => {
     [{ componentTimeoutMs: 2 ** 32 }, /option componentTimeoutMs must be in 1..2147483647/],
     [{ dedupWindowMs: 2 ** 31 }, /option dedupWindowMs must be in 1..2147483647/],
     [{ demoteCooldownMs: 2 ** 31 }, /option demoteCooldownMs must be in 0..2147483647/],
-    [{ nackRate: 90 }, /option nackRate must be \{ perSecond, burst, perFlow, flowWindowMs \} or false, got 90/],
+    [
+      { nackRate: 90 },
+      /option nackRate must be \{ perSecond, burst, perFlow, flowWindowMs \} or false, got 90/,
+    ],
     [
       { nackRate: { perSecond: 0, burst: 9 } },
       /option nackRate.perSecond must be a number above 0/,

@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { MulticastRetransmitter } from '../../src/multicast/index.js';
 import { FrameVer } from '../../src/wire/index.js';
@@ -175,5 +175,144 @@ describe('MulticastRetransmitter errors', () => {
     const mt = new MulticastRetransmitter({ port: 9, route: () => ({ address: '::1', port: 9 }) });
     leaks.closeAfter(mt);
     await expect(mt.retransmit(Buffer.alloc(120), Buffer.alloc(32))).rejects.toThrow(/magic/);
+  });
+});
+
+describe('MulticastRetransmitter.retransmitUnicast', () => {
+  async function receiver4(address = '127.0.0.1'): Promise<Socket> {
+    const socket = createSocket({ type: 'udp4' });
+    leaks.defer(() => new Promise<void>((r) => socket.close(() => r())));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, address, () => resolve());
+    });
+    return socket;
+  }
+
+  function nextWithSource(socket: Socket, timeoutMs = 2_000): Promise<[Buffer, RemoteInfo]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`nothing in ${timeoutMs} ms`)), timeoutMs);
+      socket.once('message', (msg, rinfo) => {
+        clearTimeout(timer);
+        resolve([msg, rinfo]);
+      });
+    });
+  }
+
+  it('sends the exact bytes to the requester over IPv4, from one socket reused', async () => {
+    const rx = await receiver4();
+    const mt = leaks.closeAfter(new MulticastRetransmitter({ port: 9 }));
+    const requester = { address: '127.0.0.1', port: rx.address().port };
+    const first = nextWithSource(rx);
+    await mt.retransmitUnicast(txFrame, requester);
+    const [bytes, from] = await first;
+    expect(bytes.equals(txFrame)).toBe(true);
+    expect(from.address).toBe('127.0.0.1'); // the kernel's choice for a loopback route
+    const other = buildFrame({ hashKey: 0x1122n, seq: 78n, payload: Buffer.alloc(900, 7) });
+    const second = nextWithSource(rx);
+    await mt.retransmitUnicast(other, requester);
+    const [bytes2, from2] = await second;
+    expect(bytes2.equals(other)).toBe(true);
+    expect(from2.port).toBe(from.port);
+  });
+
+  it('sends from unicastSourceAddress (127.0.0.2: another loopback address)', async () => {
+    const rx = await receiver4();
+    const mt = leaks.closeAfter(
+      new MulticastRetransmitter({ port: 9, unicastSourceAddress: '127.0.0.2' }),
+    );
+    const got = nextWithSource(rx);
+    await mt.retransmitUnicast(txFrame, { address: '127.0.0.1', port: rx.address().port });
+    const [bytes, from] = await got;
+    expect(bytes.equals(txFrame)).toBe(true);
+    expect(from.address).toBe('127.0.0.2');
+  });
+
+  it('uses a socket per family: IPv6 requesters from the IPv6 source address', async () => {
+    const rx6 = await receiver('::1');
+    const rx4 = await receiver4();
+    const mt = leaks.closeAfter(
+      new MulticastRetransmitter({ port: 9, unicastSourceAddress: ['::1', '127.0.0.2'] }),
+    );
+    const got6 = nextWithSource(rx6);
+    const got4 = nextWithSource(rx4);
+    await mt.retransmitUnicast(txFrame, { address: '::1', port: rx6.address().port });
+    await mt.retransmitUnicast(txFrame, { address: '127.0.0.1', port: rx4.address().port });
+    const [[b6, from6], [b4, from4]] = await Promise.all([got6, got4]);
+    expect(b6.equals(txFrame) && b4.equals(txFrame)).toBe(true);
+    expect([from6.family, from6.address]).toEqual(['IPv6', '::1']);
+    expect([from4.family, from4.address]).toEqual(['IPv4', '127.0.0.2']);
+  });
+
+  it('sends an IPv4-mapped requester as IPv4 when only an IPv4 source is set', async () => {
+    const rx = await receiver4();
+    const mt = leaks.closeAfter(
+      new MulticastRetransmitter({ port: 9, unicastSourceAddress: '127.0.0.2' }),
+    );
+    const got = nextWithSource(rx);
+    await mt.retransmitUnicast(txFrame, { address: '::ffff:127.0.0.1', port: rx.address().port });
+    expect((await got)[1].address).toBe('127.0.0.2');
+  });
+
+  it('rejects a bad requester with a clear error, sending nothing', async () => {
+    const rx = await receiver4();
+    const mt = leaks.closeAfter(new MulticastRetransmitter({ port: 9 }));
+    const port = rx.address().port;
+    const bad: Array<[unknown, RegExp]> = [
+      [undefined, /requester must be an object \{ address, port \}, got undefined/],
+      [null, /requester must be an object .*got null/],
+      [
+        { address: 'relay.example', port },
+        /requester.address must be an IP address, got "relay.example"/,
+      ],
+      [{ port }, /requester.address must be an IP address, got undefined/],
+      [{ address: '127.0.0.1', port: 0 }, /requester.port must be an integer in 1..65535, got 0/],
+      [{ address: '127.0.0.1', port: 65536 }, /requester.port .*got 65536/],
+      [{ address: '127.0.0.1', port: 80.5 }, /requester.port .*got 80.5/],
+      [{ address: '127.0.0.1', port: String(port) }, /requester.port .*got \d+/],
+    ];
+    for (const [requester, message] of bad) {
+      await expect(
+        mt.retransmitUnicast(txFrame, requester as { address: string; port: number }),
+      ).rejects.toThrow(message);
+    }
+    await expect(mt.retransmitUnicast(txFrame, { address: '127.0.0.1', port })).resolves.toBe(
+      undefined,
+    );
+    await expect(
+      mt.retransmitUnicast(new Uint8Array(0), { address: '127.0.0.1', port }),
+    ).rejects.toThrow(/frame must be non-empty bytes/);
+  });
+
+  it('refuses a requester of a family unicastSourceAddress has no address for', async () => {
+    const mt = leaks.closeAfter(
+      new MulticastRetransmitter({ port: 9, unicastSourceAddress: '127.0.0.2' }),
+    );
+    await expect(mt.retransmitUnicast(txFrame, { address: '::1', port: 9 })).rejects.toThrow(
+      /requester ::1 is IPv6, but unicastSourceAddress \(127\.0\.0\.2\) has no IPv6 address/,
+    );
+  });
+
+  it('refuses a bad unicastSourceAddress at construction, naming the option', () => {
+    expect(() => new MulticastRetransmitter({ port: 9, unicastSourceAddress: 'lo' })).toThrow(
+      /^unicastSourceAddress must be an IP address or a list of them, got "lo"$/,
+    );
+    expect(
+      () => new MulticastRetransmitter({ port: 9, unicastSourceAddress: ['::1', '::2'] }),
+    ).toThrow(/unicastSourceAddress has two IPv6 addresses/);
+  });
+
+  it('rejects a source address it cannot bind, then a send after close', async () => {
+    // 192.0.2.1 (TEST-NET-1) is not an address of this host: bind fails with EADDRNOTAVAIL.
+    const mt = leaks.closeAfter(
+      new MulticastRetransmitter({ port: 9, unicastSourceAddress: '192.0.2.1' }),
+    );
+    await expect(mt.retransmitUnicast(txFrame, { address: '127.0.0.1', port: 9 })).rejects.toThrow(
+      /cannot bind 192\.0\.2\.1.*EADDRNOTAVAIL/,
+    );
+    await mt.close();
+    await expect(mt.retransmitUnicast(txFrame, { address: '127.0.0.1', port: 9 })).rejects.toThrow(
+      /closed/,
+    );
   });
 });
