@@ -1,4 +1,13 @@
-import type { Cache, Deduper, Recorder, Retransmitter } from '../client/components.js';
+import type {
+  AdmissionTier,
+  Cache,
+  Component,
+  Deduper,
+  Recorder,
+  Requester,
+  Retransmitter,
+  UpstreamState,
+} from '../client/components.js';
 import { decodeFrameHeader } from '../wire/frame.js';
 
 /**
@@ -104,6 +113,18 @@ export class RecordingRetransmitter implements Retransmitter {
     if (failure) return failure;
     const h = decodeFrameHeader(frame, false);
     this.frames.push({ frame, txId: Uint8Array.from(txId), hashKey: h.hashKey, seq: h.seq });
+  }
+
+  /** Every successful unicast delivery (`delivery.unicast`), oldest first. */
+  readonly unicast: (RetransmittedFrame & { requester: Requester })[] = [];
+
+  /** Records the call, or fails as {@link RecordingRetransmitter.fault} says. */
+  retransmitUnicast(frame: Uint8Array, requester: Requester): void | Promise<void> {
+    const failure = misbehave(this.fault, 'retransmitter.retransmitUnicast');
+    if (failure) return failure;
+    const h = decodeFrameHeader(frame, false);
+    const txId = Uint8Array.from(frame.subarray(8, 40));
+    this.unicast.push({ frame, txId, hashKey: h.hashKey, seq: h.seq, requester: { ...requester } });
   }
 }
 
@@ -215,6 +236,18 @@ export class RecordingRecorder implements Recorder {
   pacedUpstreams: string[] = [];
   /** `invalidFrame` calls: the reason of each refused frame (first 100,000). */
   invalidFrames: string[] = [];
+  /** `paced` calls by tier (`ip`, `flow`). */
+  pacedTiers: Record<string, number> = {};
+  /** `upstreamState` calls: each health change, oldest first (first 100,000). */
+  upstreamStates: { upstream: string; state: UpstreamState }[] = [];
+  /** `componentError` calls by component. */
+  componentErrors: Record<string, number> = {};
+  /** `hedge` calls. */
+  hedges = 0;
+  /** The last `inflight` value: gaps in flight. */
+  inflightNow = 0;
+  /** `unicastRetransmit` calls. */
+  unicastRetransmits = 0;
 
   /** Counts a request. */
   proxyRequest(): void {
@@ -252,9 +285,30 @@ export class RecordingRecorder implements Recorder {
   upstreamReply(upstream: string, kind: string): void {
     if (this.replies.length < LIST_LIMIT) this.replies.push({ upstream, kind });
   }
-  /** Keeps the upstream of a paced NACK. */
-  paced(upstream: string): void {
+  /** Keeps the upstream of a paced NACK and counts its tier. */
+  paced(upstream: string, tier: AdmissionTier): void {
     if (this.pacedUpstreams.length < LIST_LIMIT) this.pacedUpstreams.push(upstream);
+    this.pacedTiers[tier] = (this.pacedTiers[tier] ?? 0) + 1;
+  }
+  /** Keeps a health change. */
+  upstreamState(upstream: string, state: UpstreamState): void {
+    if (this.upstreamStates.length < LIST_LIMIT) this.upstreamStates.push({ upstream, state });
+  }
+  /** Counts a component fault. */
+  componentError(component: Component): void {
+    this.componentErrors[component] = (this.componentErrors[component] ?? 0) + 1;
+  }
+  /** Counts a hedge. */
+  hedge(): void {
+    this.hedges++;
+  }
+  /** Keeps the gaps in flight. */
+  inflight(count: number): void {
+    this.inflightNow = count;
+  }
+  /** Counts a unicast delivery. */
+  unicastRetransmit(): void {
+    this.unicastRetransmits++;
   }
   /** Keeps the reason of a refused frame. */
   invalidFrame(reason: string): void {
