@@ -124,10 +124,15 @@ export class Admission {
     const addedAt = performance.now();
     const predecessor = flow.stage.pending > 0;
     let entered = false;
+    let reported = false;
     const stage = async (): Promise<void> => {
       entered = true;
       // Behind another NACK of its flow, a wait longer than that one's is the window's.
-      if (predecessor && performance.now() - Math.max(addedAt, flow.lastEnd) > LATE_SEND_MS) {
+      if (
+        predecessor &&
+        !reported &&
+        performance.now() - Math.max(addedAt, flow.lastEnd) > LATE_SEND_MS
+      ) {
         waited('flow');
       }
       try {
@@ -151,7 +156,11 @@ export class Admission {
       const staged = flow.stage.add(stage, { signal });
       if (!entered) {
         held();
-        if (!predecessor) waited('flow');
+        // No NACK of the flow ahead, or its window full: the window holds this one.
+        if (!predecessor || flow.stage.isRateLimited) {
+          reported = true;
+          waited('flow');
+        }
       }
       await staged;
     } catch {

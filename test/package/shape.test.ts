@@ -34,7 +34,7 @@ describe('package shape', () => {
     expect(pkg.type).toBe('module');
     // require(esm) without a flag: Node 20.19+ and 22.12+ (see README, CommonJS).
     expect(pkg.engines.node).toBe('^20.19.0 || >=22.12.0');
-    expect(Object.keys(pkg.dependencies).sort()).toEqual(['eventemitter3', 'lru-cache']);
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['eventemitter3', 'lru-cache', 'p-queue']);
   });
 
   it('every export has types and a default condition (import and require) into dist/', () => {
