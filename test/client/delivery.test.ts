@@ -39,7 +39,7 @@ describe('delivery modes', () => {
     const h = client(c.delivery);
     h.client.enqueue({ hashKey: 5n, startSeq: 1n, requester: R1 });
     await h.client.onIdle();
-    const stored = await h.cache.retrieve(cacheKey(5n, 1n));
+    const stored = h.cache.retrieve(cacheKey(5n, 1n));
     expect(stored).toBeDefined();
     expect(h.retransmitter.frames).toHaveLength(c.multicast);
     expect(h.retransmitter.unicast).toHaveLength(c.unicast);
@@ -132,7 +132,7 @@ describe('unicast across a fleet sharing a deduper and a frame store', () => {
     const cache = new MemoryCache();
     const deduper = new MemoryDeduper();
     // Another relay holds the claim and never stores anything.
-    await deduper.setNX(cacheKey(9n, 2n), '1', 60_000);
+    deduper.setNX(cacheKey(9n, 2n), '1', 60_000);
     const h = leaks.closeAfter(
       harness({
         upstreams: [A],
