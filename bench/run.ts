@@ -10,6 +10,7 @@
  * Options: --quick (shorter rounds, for a smoke run),
  * --only=enqueue,throughput,latency,verify,dead.
  */
+import { admissionScenario } from './admission.js';
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -612,6 +613,16 @@ async function main(): Promise<void> {
   const json = { at: new Date().toISOString(), machine, seconds, quick: QUICK, rows, details };
   writeFileSync(`${dir}latest.json`, JSON.stringify(json, null, 2) + '\n');
   console.log(`wrote ${dir}latest.json`);
+  // Admission against default-limited emulators: bound by the limits, not by speed, so it
+  // runs on its own after the interleaved rounds.
+  console.log('\nadmission (bench/admission.ts): drain time as a ratio of the admission limit');
+  for (const k of [1, 2, 3]) {
+    const r = await admissionScenario(k);
+    console.log(
+      `  ${k} upstream(s): ratio ${r.ratio.toFixed(3)} (${r.drainMs.toFixed(0)} ms, limit ` +
+        `${r.limitMs.toFixed(0)} ms), recovered ${r.recovered}, dropped by limits ${r.dropped}`,
+    );
+  }
 }
 
 main().then(
