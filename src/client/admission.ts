@@ -164,7 +164,9 @@ export class Admission {
       }
       await staged;
     } catch {
-      // aborted while waiting: p-queue rejects with the signal's reason
+      // Aborted while waiting (p-queue rejects with the signal's reason): if the flow's
+      // window was what held it, say so now.
+      if (!entered && !reported && flow.stage.isRateLimited) waited('flow');
     }
     return called;
   }
