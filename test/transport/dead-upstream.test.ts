@@ -28,8 +28,9 @@ describe('dead first upstream over loopback UDP', () => {
         harness({
           transport: 'own',
           upstreams: [dead.endpoint, live.endpoint],
-          // One gap at a time; a hedge takes the spare worker.
-          workers: 2,
+          // One gap at a time; a hedge takes a spare worker, and each overtaken attempt holds
+          // its own until its timeout: four leave one spare however late the timers fire.
+          workers: 4,
           timeoutMs: 80,
           // The floor of the adaptive hedge delay: the live upstream answers in well under a
           // millisecond, but a stall of the test machine must not pass for a slow reply.
