@@ -60,8 +60,10 @@ export {
   type DedupClaim,
   type Fault,
   type RecordedReply,
+  type RecordedUpstreamState,
   type RetransmittedFrame,
   type StoredFrame,
+  type UnicastFrame,
 } from './recorders.js';
 export {
   DEFAULT_RETRY_ENDPOINT_LIMITS,

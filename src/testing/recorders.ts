@@ -116,7 +116,7 @@ export class RecordingRetransmitter implements Retransmitter {
   }
 
   /** Every successful unicast delivery (`delivery.unicast`), oldest first. */
-  readonly unicast: (RetransmittedFrame & { requester: Requester })[] = [];
+  readonly unicast: UnicastFrame[] = [];
 
   /** Records the call, or fails as {@link RecordingRetransmitter.fault} says. */
   retransmitUnicast(frame: Uint8Array, requester: Requester): void | Promise<void> {
@@ -126,6 +126,20 @@ export class RecordingRetransmitter implements Retransmitter {
     const txId = Uint8Array.from(frame.subarray(8, 40));
     this.unicast.push({ frame, txId, hashKey: h.hashKey, seq: h.seq, requester: { ...requester } });
   }
+}
+
+/** A unicast delivery recorded by {@link RecordingRetransmitter}. */
+export interface UnicastFrame extends RetransmittedFrame {
+  /** The listener the frame was sent to. */
+  requester: Requester;
+}
+
+/** A health change recorded by {@link RecordingRecorder}. */
+export interface RecordedUpstreamState {
+  /** The upstream as configured. */
+  upstream: string;
+  /** Its new state. */
+  state: UpstreamState;
 }
 
 /** A claim attempt recorded by {@link RecordingDeduper}. */
@@ -239,7 +253,7 @@ export class RecordingRecorder implements Recorder {
   /** `paced` calls by tier (`ip`, `flow`). */
   pacedTiers: Record<string, number> = {};
   /** `upstreamState` calls: each health change, oldest first (first 100,000). */
-  upstreamStates: { upstream: string; state: UpstreamState }[] = [];
+  upstreamStates: RecordedUpstreamState[] = [];
   /** `componentError` calls by component. */
   componentErrors: Record<string, number> = {};
   /** `hedge` calls. */

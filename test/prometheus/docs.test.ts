@@ -202,8 +202,8 @@ function dashboardExprs(jsonText: string): Expr[] {
 }
 
 function markdownExprs(md: string, file: string): Expr[] {
-  return [...md.matchAll(/^```promql\n([\s\S]*?)^```$/gm)].map((m) => ({
-    where: `${file} promql block`,
+  return [...md.matchAll(/^```text\n([\s\S]*?)^```$/gm)].map((m) => ({
+    where: `${file} PromQL block`,
     expr: m[1]!,
   }));
 }
