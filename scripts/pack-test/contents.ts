@@ -18,11 +18,12 @@ export interface PackedManifest {
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
-// What a user needs: the build, the sources the maps point at, the docs and the licence.
+// What a user needs: the build, the sources the maps point at, the docs (with the example
+// alert rules and dashboard that docs/metrics.md points to) and the licence.
 const ALLOWED = [
   /^dist\//,
   /^src\//,
-  /^docs\/[^/]+\.md$/,
+  /^docs\/[^/]+\.(md|yml|json)$/,
   /^package\.json$/,
   /^README\.md$/,
   /^LICENSE$/,
