@@ -3,7 +3,7 @@
  * use, that sends a recovered frame to the listener that asked for it.
  * @module
  */
-import { createSocket } from 'node:dgram';
+import { bindUdp } from '../shared/bind.js';
 import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Requester } from '../client/components.js';
@@ -153,22 +153,11 @@ export class UnicastSender {
   }
 
   private async bind(family: Family): Promise<Socket> {
-    const socket = createSocket({ type: family === 4 ? 'udp4' : 'udp6' });
     const address = this.sources.get(family) ?? (family === 4 ? '0.0.0.0' : '::');
+    let socket: Socket;
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(0, address, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
+      socket = await bindUdp(family, address);
     } catch (err) {
-      try {
-        socket.close();
-      } catch {
-        // already closed by the failed bind
-      }
       throw new Error(
         `unicast retransmit socket: cannot bind ${bracket(address)}: ${String(err)}`,
         { cause: err },

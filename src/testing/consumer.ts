@@ -1,4 +1,5 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { bindUdp } from '../shared/bind.js';
+import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { RESPONSE_SIZE } from '../wire/constants.js';
 import { decodeFrameHeader } from '../wire/frame.js';
@@ -265,23 +266,6 @@ function peerOf(socket: Socket): UdpPeer {
 }
 
 /** A UDP socket bound to `address`, port 0. */
-async function bindSocket(address: string): Promise<Socket> {
-  const socket = createSocket(isIP(address) === 4 ? 'udp4' : 'udp6');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    try {
-      socket.close();
-    } catch {
-      // already closed by the failed bind
-    }
-    throw err;
-  }
-  return socket;
+function bindSocket(address: string): Promise<Socket> {
+  return bindUdp(isIP(address) === 4 ? 4 : 6, address);
 }
