@@ -3,6 +3,7 @@
  * transaction and BEEF planes.
  * @module
  */
+import { optionError } from '../shared/option-check.js';
 import { checkBeefShardBits, checkTxShardBits } from './plane.js';
 
 /**
@@ -61,12 +62,18 @@ export function resolveGroupOptions(options: GroupAddressOptions = {}): Resolved
   const scope = options.scope ?? 'site';
   const groupId = options.groupId ?? DEFAULT_GROUP_ID;
   if (!Object.hasOwn(SCOPE_PREFIX, scope)) {
-    throw new RangeError(
-      `scope must be one of ${Object.keys(SCOPE_PREFIX).join(', ')}, got ${String(scope)}`,
+    throw Object.assign(
+      new RangeError(
+        `scope must be one of ${Object.keys(SCOPE_PREFIX).join(', ')}, got ${String(scope)}`,
+      ),
+      { code: 'ERR_INVALID_ARG_VALUE' },
     );
   }
   if (!Number.isInteger(groupId) || groupId < 0 || groupId > 0xffff) {
-    throw new RangeError(`groupId must be an integer in 0..0xFFFF, got ${String(groupId)}`);
+    throw optionError(
+      'ERR_OUT_OF_RANGE',
+      `groupId must be an integer in 0..0xFFFF, got ${String(groupId)}`,
+    );
   }
   const shardBits = checkTxShardBits('shardBits', options.shardBits ?? DEFAULT_SHARD_BITS);
   const beefShardBits = checkBeefShardBits('beefShardBits', options.beefShardBits ?? shardBits);

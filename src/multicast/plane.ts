@@ -3,6 +3,7 @@
  * BEEF object plane from `0x1000`, network-service (control) groups from `0xF800`.
  * @module
  */
+import { optionError } from '../shared/option-check.js';
 import { WireError } from '../wire/errors.js';
 
 /**
@@ -32,7 +33,8 @@ function maxPlaneShardBits(base: number): number {
 /** Throws a RangeError naming `option` unless `bits` is a transaction shard width (0–12). */
 export function checkTxShardBits(option: string, bits: unknown): number {
   if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 0 || bits > MAX_SHARD_BITS) {
-    throw new RangeError(
+    throw optionError(
+      'ERR_OUT_OF_RANGE',
       `${option} must be an integer in 0..${MAX_SHARD_BITS} ` +
         `(BRC-129: group indices from 0x1000 up belong to object planes), got ${String(bits)}`,
     );
@@ -48,7 +50,8 @@ export function checkBeefShardBits(option: string, bits: unknown): number {
     bits < 0 ||
     bits > MAX_BEEF_SHARD_BITS
   ) {
-    throw new RangeError(
+    throw optionError(
+      'ERR_OUT_OF_RANGE',
       `${option} must be an integer in 0..${MAX_BEEF_SHARD_BITS} ` +
         `(BRC-148: 0x1000 + 2^bits must not pass the control groups at 0xF800), got ${String(bits)}`,
     );

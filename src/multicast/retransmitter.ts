@@ -1,3 +1,4 @@
+import { optionError } from '../shared/option-check.js';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
@@ -105,10 +106,16 @@ export class MulticastRetransmitter implements Retransmitter {
     } satisfies OptionSpec<MulticastRetransmitterOptions>);
     const { port, hopLimit = 1 } = options;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new RangeError(`port must be an integer in 1..65535, got ${String(port)}`);
+      throw optionError(
+        'ERR_OUT_OF_RANGE',
+        `port must be an integer in 1..65535, got ${String(port)}`,
+      );
     }
     if (!Number.isInteger(hopLimit) || hopLimit < 0 || hopLimit > 255) {
-      throw new RangeError(`hopLimit must be an integer in 0..255, got ${String(hopLimit)}`);
+      throw optionError(
+        'ERR_OUT_OF_RANGE',
+        `hopLimit must be an integer in 0..255, got ${String(hopLimit)}`,
+      );
     }
     this.group = resolveGroupOptions(options);
     this.unicast = new UnicastSender(unicastSources(options.unicastSourceAddress));

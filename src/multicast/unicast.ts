@@ -3,6 +3,7 @@
  * use, that sends a recovered frame to the listener that asked for it.
  * @module
  */
+import { optionError } from '../shared/option-check.js';
 import { bindUdp } from '../shared/bind.js';
 import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -24,20 +25,23 @@ export function unicastSources(
   if (value === undefined) return sources;
   const list: readonly unknown[] = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list)) {
-    throw new TypeError(
+    throw optionError(
+      'ERR_INVALID_ARG_VALUE',
       `unicastSourceAddress must be an IP address or a list of them, got ${typeof value}`,
     );
   }
   for (const address of list) {
     const family = typeof address === 'string' ? isIP(address) : 0;
     if (family === 0) {
-      throw new TypeError(
+      throw optionError(
+        'ERR_INVALID_ARG_VALUE',
         `unicastSourceAddress must be an IP address or a list of them, got ${JSON.stringify(address)}`,
       );
     }
     const f = family as Family;
     if (sources.has(f)) {
-      throw new TypeError(
+      throw optionError(
+        'ERR_INVALID_ARG_VALUE',
         `unicastSourceAddress has two IPv${f} addresses (${String(sources.get(f))}, ` +
           `${String(address)}): give at most one per family`,
       );

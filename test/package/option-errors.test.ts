@@ -404,3 +404,23 @@ describe('an upstream written as a URL', () => {
     expect(parseUpstream('1.2.3.4:9300')).toEqual({ host: '1.2.3.4', port: 9300, family: 4 });
   });
 });
+
+describe('MulticastRetransmitter ranges carry codes', () => {
+  it.each([
+    [{ port: 0 }, 'ERR_OUT_OF_RANGE', /port must be an integer in 1..65535/],
+    [{ port: 9001, hopLimit: 256 }, 'ERR_OUT_OF_RANGE', /hopLimit must be an integer in 0..255/],
+    [{ port: 9001, groupId: -1 }, 'ERR_OUT_OF_RANGE', /groupId must be an integer/],
+    [{ port: 9001, shardBits: 13 }, 'ERR_OUT_OF_RANGE', /shardBits must be an integer in 0..12/],
+    [{ port: 9001, scope: 'galaxy' }, 'ERR_INVALID_ARG_VALUE', /scope must be one of/],
+    [{ port: 9001, unicastSourceAddress: 'nope' }, 'ERR_INVALID_ARG_VALUE', /unicastSourceAddress/],
+  ])('%j → %s', (options, code, message) => {
+    let thrown: unknown;
+    try {
+      new MulticastRetransmitter(options as never);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ code });
+    expect(String((thrown as Error).message)).toMatch(message);
+  });
+});
