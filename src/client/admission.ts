@@ -1,5 +1,6 @@
 import PQueue from 'p-queue';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { growingLru } from '../shared/growing-lru.js';
 import type { AdmissionTier } from './components.js';
 
 /**
@@ -69,14 +70,9 @@ export class Admission {
     gapDeadlineMs: number,
   ) {
     this.paceMs = 1000 / rate.perSecond;
-    this.flows = new LRUCache<string, FlowState>({
-      max: MAX_FLOWS,
+    this.flows = growingLru<string, FlowState>(MAX_FLOWS, {
       ttl: (rate.perFlow === false ? 0 : rate.flowWindowMs) + gapDeadlineMs,
       updateAgeOnGet: true,
-      ttlResolution: 0,
-      // Read at each call (tests fake `performance`); lru-cache reads a start of 0 as
-      // "no TTL", which a faked clock can return, hence the offset.
-      perf: { now: () => performance.now() + 1 },
     });
   }
 

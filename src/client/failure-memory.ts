@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { growingLru } from '../shared/growing-lru.js';
 
 /**
  * Gaps that failed moments ago (`failureMemoryMs`), at most `max` of them, so that a burst
@@ -10,14 +11,7 @@ export class FailureMemory {
 
   constructor(ttlMs: number, max: number) {
     if (ttlMs <= 0 || max <= 0) return;
-    this.entries = new LRUCache<bigint, true>({
-      max,
-      ttl: ttlMs,
-      ttlResolution: 0,
-      // Read at each call (tests fake `performance`); lru-cache reads a start of 0 as
-      // "no TTL", which a faked clock can return, hence the offset.
-      perf: { now: () => performance.now() + 1 },
-    });
+    this.entries = growingLru<bigint, true>(max, { ttl: ttlMs });
   }
 
   /** Gaps remembered (expired ones are forgotten first). */

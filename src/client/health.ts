@@ -77,6 +77,8 @@ export class UpstreamHealth {
   ) {
     this.list = upstreams.map((u, i) => new Upstream(u, i));
     for (const u of this.list) this.byName.set(u.name, u);
+    // Read on every pick: one array, not a copy per call.
+    this.names = Object.freeze(this.list.map((u) => u.name));
   }
 
   /** Every upstream is healthy (the common case: no state to look at). */
@@ -90,9 +92,7 @@ export class UpstreamHealth {
   }
 
   /** The configured upstreams, in preference order. */
-  get names(): readonly string[] {
-    return this.list.map((u) => u.name);
-  }
+  readonly names: readonly string[];
 
   /**
    * Whether one gap may ask `name` now: `healthy`, `probe` (demoted, its cooldown passed,

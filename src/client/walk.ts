@@ -55,7 +55,7 @@ export interface WalkReports {
 interface Walk {
   readonly gap: WalkGap;
   /** Upstreams asked (or being asked) for this gap. */
-  readonly tried: Set<string>;
+  readonly tried: string[];
   /** Attempts still asking (several while a hedge runs). */
   readonly running: Attempt[];
   /** NACKs sent for this gap. */
@@ -68,6 +68,12 @@ interface Walk {
   signal: WalkSignal | undefined;
   /** Waits in progress that hold no worker. */
   parked: number;
+}
+
+/** The upstream `pick` chose, and whether it was handed out as the upstream's probe. */
+interface Pick {
+  readonly upstream: string;
+  readonly probe: boolean;
 }
 
 /** One upstream being asked for one gap (asked again after THROTTLED holds). */
@@ -148,6 +154,11 @@ type Stop = 'exhausted' | 'deadline' | 'aborted';
  */
 export class UpstreamWalker {
   private hedgeBudget = HEDGE_SAVED;
+  /** The most upstreams one gap may ask: `maxEndpoints`, or fewer when fewer are configured. */
+  private readonly reach: number;
+  /** What `pick` hands out, one per upstream (and per upstream as a probe): no allocation per step. */
+  private readonly picks: readonly Pick[];
+  private readonly probePicks: readonly Pick[];
   /** Bounds exchanges of a transport that never settles; closed by `abort()`. */
   private readonly watchdog: Watchdog;
 
@@ -166,6 +177,9 @@ export class UpstreamWalker {
     private readonly accept: ((frame: Uint8Array) => boolean) | undefined,
   ) {
     this.watchdog = new Watchdog(watchdogTick(options.componentTimeoutMs));
+    this.reach = Math.min(options.maxEndpoints, health.names.length);
+    this.picks = health.names.map((upstream) => ({ upstream, probe: false }));
+    this.probePicks = health.names.map((upstream) => ({ upstream, probe: true }));
   }
 
   /** Ends every exchange still waited for (the client is closing). */
@@ -177,7 +191,7 @@ export class UpstreamWalker {
   async fetch(gap: WalkGap): Promise<FetchResult> {
     const walk: Walk = {
       gap,
-      tried: new Set(),
+      tried: [],
       running: [],
       attempts: 0,
       over: false,
@@ -189,7 +203,9 @@ export class UpstreamWalker {
     try {
       for (;;) {
         if (walk.running.length === 0) {
-          const stop = await this.start(walk);
+          // Awaited only when every upstream is down: the common start is synchronous.
+          const starting = this.start(walk);
+          const stop = isThenable(starting) ? await starting : starting;
           if (stop !== undefined) return this.stopped(walk, stop);
         }
         const ended = await this.firstOf(walk);
@@ -232,19 +248,28 @@ export class UpstreamWalker {
   }
 
   /**
-   * Starts the next attempt, waiting (holding no worker) while every upstream is demoted and
-   * one this gap has not asked may come back within its deadline.
+   * Starts the next attempt, or (every upstream demoted, and one this gap has not asked may
+   * come back within its deadline) waits for one, holding no worker.
    */
-  private async start(walk: Walk): Promise<Stop | undefined> {
+  private start(walk: Walk): Stop | undefined | Promise<Stop | undefined> {
+    const stop = this.startNow(walk);
+    return stop === 'wait' ? this.startLater(walk) : stop;
+  }
+
+  /** Starts the next attempt now, if one may start: 'wait' when the gap must wait for one. */
+  private startNow(walk: Walk): Stop | undefined | 'wait' {
+    // A deadline past is caught by the attempt itself (exchangeNow sends nothing then).
+    if (this.signal.aborted) return 'aborted';
+    const pick = this.pick(walk);
+    if (pick !== undefined) {
+      this.launch(walk, pick, false);
+      return undefined;
+    }
+    return this.mayWait(walk) ? 'wait' : 'exhausted';
+  }
+
+  private async startLater(walk: Walk): Promise<Stop | undefined> {
     for (;;) {
-      if (this.signal.aborted) return 'aborted';
-      if (now() >= walk.gap.deadlineAt) return 'deadline';
-      const pick = this.pick(walk);
-      if (pick !== undefined) {
-        this.launch(walk, pick, false);
-        return undefined;
-      }
-      if (!this.mayWait(walk)) return 'exhausted';
       const signal = this.signalOf(walk);
       this.park(walk);
       try {
@@ -253,13 +278,15 @@ export class UpstreamWalker {
         this.unpark(walk);
       }
       if (signal.signal.aborted) return this.signal.aborted ? 'aborted' : 'deadline';
+      const stop = this.startNow(walk);
+      if (stop !== 'wait') return stop;
     }
   }
 
   /** Every upstream is down, and one this gap may still ask could come back. */
   private mayWait(walk: Walk): boolean {
-    if (!this.health.allDown || walk.tried.size >= this.options.maxEndpoints) return false;
-    for (const name of this.health.names) if (!walk.tried.has(name)) return true;
+    if (!this.health.allDown || walk.tried.length >= this.options.maxEndpoints) return false;
+    for (const name of this.health.names) if (!walk.tried.includes(name)) return true;
     return false;
   }
 
@@ -268,32 +295,35 @@ export class UpstreamWalker {
    * NACK soonest (the first in preference order among equals). A demoted upstream whose
    * cooldown has passed is handed out as a probe to one gap. Undefined when none is left.
    */
-  private pick(walk: Walk): { upstream: string; probe: boolean } | undefined {
-    if (walk.tried.size >= this.options.maxEndpoints) return undefined;
-    const at = now();
+  private pick(walk: Walk): Pick | undefined {
+    if (walk.tried.length >= this.options.maxEndpoints) return undefined;
     const fast = this.admission === undefined && this.health.allHealthy;
-    let best: string | undefined;
+    const at = fast ? 0 : now();
+    const names = this.health.names;
+    let best = -1;
     let bestProbe = false;
     let bestMs = Infinity;
-    for (const name of this.health.names) {
-      if (walk.tried.has(name)) continue;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      if (walk.tried.includes(name)) continue;
       const usable = fast ? 'healthy' : this.health.usable(name, at);
       if (usable === undefined) continue;
       const ms = this.admission?.estimate(name, walk.gap.hashKey) ?? 0;
       if (ms < bestMs) {
-        best = name;
+        best = i;
         bestProbe = usable === 'probe';
         bestMs = ms;
         if (ms === 0) break; // nothing waits there: no other can do better
       }
     }
-    if (best === undefined) return undefined;
-    if (bestProbe) this.health.reserveProbe(best);
-    return { upstream: best, probe: bestProbe };
+    if (best < 0) return undefined;
+    if (!bestProbe) return this.picks[best];
+    this.health.reserveProbe(names[best] as string);
+    return this.probePicks[best];
   }
 
   /** Starts asking one upstream (a hedge when another attempt is still asking). */
-  private launch(walk: Walk, pick: { upstream: string; probe: boolean }, hedged: boolean): void {
+  private launch(walk: Walk, pick: Pick, hedged: boolean): void {
     const a: Attempt = {
       upstream: pick.upstream,
       hedged,
@@ -305,7 +335,7 @@ export class UpstreamWalker {
       overtaken: false,
       onAsking: undefined,
     };
-    walk.tried.add(pick.upstream);
+    walk.tried.push(pick.upstream);
     walk.running.push(a);
     a.done = this.ask(walk, a);
     if (hedged) {
@@ -321,19 +351,37 @@ export class UpstreamWalker {
    * holding for THROTTLED or waiting for admission is never hedged past: a congested
    * upstream is healthy, and the wait is its own.
    */
-  private async firstOf(walk: Walk): Promise<Attempt | undefined> {
+  private firstOf(walk: Walk): Promise<Attempt | undefined> {
     const { running } = walk;
     const latest = running[running.length - 1] as Attempt;
     const first = running.length === 1 ? latest.done : Promise.race(running.map((a) => a.done));
-    if (latest.state === 'admitting' && this.options.hedgeAfterMs !== false) {
-      // Its NACK has not left yet: wait for it to leave (then a hedge may be due) or end.
-      const asking = new Promise<undefined>((resolve) => (latest.onAsking = resolve));
-      const ended = await Promise.race([first, asking]);
-      latest.onAsking = undefined;
-      if (ended !== undefined) return ended;
-    }
-    const delay = latest.state === 'asking' ? this.hedgeDelay(latest.upstream) : undefined;
-    if (delay === undefined || walk.tried.size >= this.options.maxEndpoints) return first;
+    // Nobody left to hedge to: no timer, no extra promise (the common case, measured).
+    if (this.options.hedgeAfterMs === false || walk.tried.length >= this.reach) return first;
+    if (latest.state === 'admitting') return this.whenAsking(walk, latest, first);
+    return latest.state === 'asking' ? this.hedgeAfter(walk, latest, first) : first;
+  }
+
+  /** The latest attempt's NACK has not left yet: wait for it to leave (then maybe hedge) or end. */
+  private async whenAsking(
+    walk: Walk,
+    latest: Attempt,
+    first: Promise<Attempt>,
+  ): Promise<Attempt | undefined> {
+    const asking = new Promise<undefined>((resolve) => (latest.onAsking = resolve));
+    const ended = await Promise.race([first, asking]);
+    latest.onAsking = undefined;
+    if (ended !== undefined) return ended;
+    return latest.state === 'asking' ? this.hedgeAfter(walk, latest, first) : first;
+  }
+
+  /** Hedges once the latest attempt has gone unanswered for its hedge delay. */
+  private async hedgeAfter(
+    walk: Walk,
+    latest: Attempt,
+    first: Promise<Attempt>,
+  ): Promise<Attempt | undefined> {
+    const delay = this.hedgeDelay(latest.upstream);
+    if (delay === undefined) return first;
     // No abort signal here: closing ends the attempts, and with them this race.
     const r = await within(first, Math.max(0, latest.sentAt + delay - now()));
     if (r.status === 'ok') return r.value;
@@ -365,7 +413,8 @@ export class UpstreamWalker {
         if (walk.over) return this.end(a, RESULT.aborted); // overtaken while holding: ask no more
         let sent: unknown;
         try {
-          sent = await this.send(walk, a);
+          const sending = this.send(walk, a);
+          sent = isThenable(sending) ? await sending : sending;
         } catch (err) {
           sent = this.transportFault(err, upstream, gap);
         }
@@ -422,14 +471,26 @@ export class UpstreamWalker {
    * Sends one NACK to `a.upstream` once it is admitted and a worker is free, and waits for
    * the exchange: its reply (checked by the caller), or why none was sent.
    */
-  private async send(walk: Walk, a: Attempt): Promise<unknown> {
+  private send(walk: Walk, a: Attempt): unknown {
+    if (this.admission !== undefined) return this.sendAdmitted(walk, a, this.admission);
+    const permit = this.slots.acquire(walk.gap.lease);
+    // Unpaced, with a permit at hand: the exchange itself, no async layer (measured).
+    if (permit === true) return this.exchangeNow(walk, a, undefined) ?? 'deadline';
+    return this.sendOnPermit(walk, a, permit);
+  }
+
+  private async sendOnPermit(
+    walk: Walk,
+    a: Attempt,
+    permit: false | Promise<boolean>,
+  ): Promise<unknown> {
+    if (!(await this.acquired(walk, permit))) return this.whyStopped(walk);
+    return this.exchangeNow(walk, a, undefined) ?? 'deadline';
+  }
+
+  /** Sends once the upstream and the gap's flow admit the NACK (the paced path). */
+  private async sendAdmitted(walk: Walk, a: Attempt, admission: Admission): Promise<unknown> {
     const { gap } = walk;
-    const admission = this.admission;
-    if (admission === undefined) {
-      const permit = this.slots.acquire(gap.lease);
-      if (permit !== true && !(await this.acquired(walk, permit))) return this.whyStopped(walk);
-      return this.exchangeNow(walk, a, undefined) ?? 'deadline';
-    }
     let exchange: unknown;
     let stop: 'deadline' | 'aborted' | undefined;
     const signal = this.signalOf(walk);

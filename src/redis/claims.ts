@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { growingLru } from '../shared/growing-lru.js';
 
 /** A claim this process won: what it wrote and when Redis confirmed it. */
 interface WonClaim {
@@ -19,7 +19,7 @@ const MAX_REMEMBERED = 100_000;
  * time than ours can have left.
  */
 export class WonClaims {
-  private readonly claims = new LRUCache<string, WonClaim>({ max: MAX_REMEMBERED });
+  private readonly claims = growingLru<string, WonClaim>(MAX_REMEMBERED);
 
   /** Remembers a claim Redis has just confirmed. */
   add(keyHex: string, value: string, px: number): void {
