@@ -62,6 +62,8 @@ export type Usable = 'healthy' | 'probe' | undefined;
  */
 export class UpstreamHealth {
   private readonly list: Upstream[];
+  /** The configured upstreams, in preference order. */
+  readonly names: readonly string[];
   private readonly byName = new Map<string, Upstream>();
   /** Upstreams not healthy; while 0 every upstream is usable. */
   private unhealthy = 0;
@@ -90,9 +92,6 @@ export class UpstreamHealth {
   get allDown(): boolean {
     return this.unhealthy === this.list.length;
   }
-
-  /** The configured upstreams, in preference order. */
-  readonly names: readonly string[];
 
   /**
    * Whether one gap may ask `name` now: `healthy`, `probe` (demoted, its cooldown passed,
