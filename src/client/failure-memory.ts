@@ -21,11 +21,13 @@ export class FailureMemory {
     return this.entries.size;
   }
 
-  remember(key: bigint): void {
-    this.entries?.set(key, true);
+  remember(hashKey: bigint, seq: bigint): void {
+    this.entries?.set((hashKey << 64n) | seq, true);
   }
 
-  has(key: bigint): boolean {
-    return this.entries !== undefined && this.entries.size > 0 && this.entries.has(key);
+  /** Whether the gap failed moments ago; no key is built while nothing is remembered. */
+  has(hashKey: bigint, seq: bigint): boolean {
+    const entries = this.entries;
+    return entries !== undefined && entries.size > 0 && entries.has((hashKey << 64n) | seq);
   }
 }

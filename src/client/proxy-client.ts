@@ -359,7 +359,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       enqueuedAt: at,
       requesters: requester === undefined ? undefined : [requester],
     };
-    if (this.failures.size > 0 && this.failures.has((hashKey << 64n) | seq)) {
+    if (this.failures.has(hashKey, seq)) {
       this.finish(job, { kind: 'recent-failure', attempts: 0 });
       return;
     }
@@ -518,7 +518,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       if (outcome.kind === 'frame') {
         this.report.recovered(hashKey, seq, outcome, latencyMs);
       } else {
-        if (outcome.kind === 'exhausted') this.failures.remember((hashKey << 64n) | seq);
+        if (outcome.kind === 'exhausted') this.failures.remember(hashKey, seq);
         const { kind, attempts, lastReply } = outcome;
         this.report.failed(hashKey, seq, kind, attempts, latencyMs, lastReply);
       }

@@ -23,8 +23,17 @@ export class WalkSignal {
 
   /** Ends every wait on it and lets go of the timer and the shutdown listener. */
   end(): void {
+    this.release();
+    this.controller.abort();
+  }
+
+  /**
+   * Lets go of the timer and the shutdown listener without aborting: for a walk none of
+   * whose waits is still pending. An abort costs ~9 µs (a DOMException and its stack,
+   * measured), once per gap on the paced path.
+   */
+  release(): void {
     clearTimeout(this.timer);
     this.shutdown.removeEventListener('abort', this.onShutdown);
-    this.controller.abort();
   }
 }

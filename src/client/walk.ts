@@ -230,7 +230,10 @@ export class UpstreamWalker {
       }
     } finally {
       walk.over = true;
-      walk.signal?.end();
+      // Attempts still running may wait on the walk's signal: end their waits. With none
+      // left, nothing waits on it.
+      if (walk.running.length > 0) walk.signal?.end();
+      else walk.signal?.release();
       // Attempts still asking run on to their own end, for the upstream's health only.
       if (winner !== undefined) {
         const at = now();
