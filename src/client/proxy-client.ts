@@ -5,7 +5,7 @@ import { FLAG_PROXIED } from '../wire/constants.js';
 import { cacheKey } from '../wire/key.js';
 import type { Transport } from '../transport/transport.js';
 import { UdpTransport } from '../transport/udp.js';
-import { isThenable, toError, type Settled } from '../shared/within.js';
+import { MAX_TIMER_MS, isThenable, toError, type Settled } from '../shared/within.js';
 import { Watchdog } from '../shared/watchdog.js';
 import type {
   Cache,
@@ -29,7 +29,7 @@ import { resolveOptions, type ProxyClientOptions, type ResolvedOptions } from '.
 import { Reporter, hex } from './report.js';
 import { Counters, total, type ProxyStats } from './stats.js';
 import { UpstreamWalker, watchdogTick, type FetchResult } from './walk.js';
-import { WalkSignal } from './walk-signal.js';
+import { WalkSignals } from './walk-signal.js';
 import { waitForFrame } from './shared-frame.js';
 
 /** One sequence number to recover. */
@@ -121,6 +121,8 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
   private readonly active = new ActiveGaps<Job>();
   /** Aborted by `close()`: ends every wait of every gap in flight. */
   private readonly shutdown = new AbortController();
+  /** Signals of this client's own waits (a fleet winner's frame), one shutdown listener for all. */
+  private readonly walkSignals = new WalkSignals(this.shutdown.signal);
   /** Bounds calls into the cache, deduper and retransmitter (`componentTimeoutMs`). */
   private readonly watchdog: Watchdog;
   /** Jobs taken from the queue and not ended yet (working, or waiting without a worker). */
@@ -476,7 +478,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
    */
   private async fromWinner(job: Job, key: Uint8Array, lease: Lease): Promise<Outcome> {
     const deadlineAt = job.enqueuedAt + this.options.gapDeadlineMs;
-    const signal = new WalkSignal(this.shutdown.signal, deadlineAt - now());
+    const signal = this.walkSignals.create(deadlineAt - now());
     this.slots.rest(lease);
     this.parked(1);
     let frame: Uint8Array | undefined;
@@ -490,8 +492,14 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
       this.parked(-1);
     }
     if (frame === undefined) return this.shutdown.signal.aborted ? ABORTED : DEADLINE;
-    const permit = this.slots.acquire(lease, this.shutdown.signal);
-    if (permit !== true && !(await permit)) return ABORTED;
+    // The frame is here: a worker to deliver it, waited for until close (not the deadline).
+    const closing = this.walkSignals.create(MAX_TIMER_MS);
+    try {
+      const permit = this.slots.acquire(lease, closing.signal);
+      if (permit !== true && !(await permit)) return ABORTED;
+    } finally {
+      closing.release();
+    }
     await this.unicast(job, frame, undefined);
     return CLAIM_LOST;
   }

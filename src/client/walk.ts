@@ -10,7 +10,7 @@ import type { UpstreamHealth, ReplyKind } from './health.js';
 import type { ResolvedOptions } from './options.js';
 import type { Lease, Slots } from './slots.js';
 import type { Counters } from './stats.js';
-import { WalkSignal } from './walk-signal.js';
+import { WalkSignals, type WalkSignal } from './walk-signal.js';
 
 /** One gap as the walk asks for it. */
 export interface WalkGap {
@@ -161,6 +161,8 @@ export class UpstreamWalker {
   private readonly probePicks: readonly Pick[];
   /** Bounds exchanges of a transport that never settles; closed by `abort()`. */
   private readonly watchdog: Watchdog;
+  /** The walks' own signals, under `signal`. */
+  private readonly walkSignals: WalkSignals;
 
   constructor(
     private readonly transport: Transport,
@@ -177,6 +179,7 @@ export class UpstreamWalker {
     private readonly accept: ((frame: Uint8Array) => boolean) | undefined,
   ) {
     this.watchdog = new Watchdog(watchdogTick(options.componentTimeoutMs));
+    this.walkSignals = new WalkSignals(signal);
     this.reach = Math.min(options.maxEndpoints, health.names.length);
     this.picks = health.names.map((upstream) => ({ upstream, probe: false }));
     this.probePicks = health.names.map((upstream) => ({ upstream, probe: true }));
@@ -591,7 +594,7 @@ export class UpstreamWalker {
 
   /** The walk's own signal (deadline, close, walk over), made on the first wait. */
   private signalOf(walk: Walk): WalkSignal {
-    walk.signal ??= new WalkSignal(this.signal, walk.gap.deadlineAt - now());
+    walk.signal ??= this.walkSignals.create(walk.gap.deadlineAt - now());
     return walk.signal;
   }
 
