@@ -20,6 +20,10 @@ export interface Cost {
 export interface EnqueueResult {
   /** Accepted enqueues into a queue filled to the default depth (1,024), over and over. */
   acceptedShallow: Cost;
+  /** Of those, the first gap of each fresh client, which starts its first job. */
+  acceptedShallowFirst: Cost;
+  /** Of those, the other 1,023 gaps, per gap. */
+  acceptedShallowRest: Cost;
   accepted: Cost;
   acceptedDecoded: Cost;
   dropped: Cost;
@@ -103,23 +107,44 @@ async function timeAccepted(gaps: Gap[]): Promise<Cost> {
   return cost;
 }
 
+/** What filling fresh clients to a shallow depth costs, per gap and split. */
+interface ShallowCost {
+  /** All gaps of a fill, the first included. */
+  all: Cost;
+  /** The first gap of a fresh client, which starts its first job (once per client). */
+  first: Cost;
+  /** The other gaps, per gap. */
+  rest: Cost;
+}
+
 /** Fills fresh clients to `depth` again and again (`gaps.length / depth` times). */
-async function timeAcceptedShallow(gaps: Gap[], depth: number): Promise<Cost> {
-  let cpuNs = 0;
-  let wallNs = 0;
+async function timeAcceptedShallow(gaps: Gap[], depth: number): Promise<ShallowCost> {
+  const sum = { first: { cpuNs: 0, wallNs: 0 }, rest: { cpuNs: 0, wallNs: 0 } };
   for (let from = 0; from + depth <= gaps.length; from += depth) {
     const c = client(depth);
-    const cost = timed(depth, () => {
-      for (let i = from; i < from + depth; i++) {
+    const first = timed(1, () => {
+      if (!c.enqueue(gaps[from] as Gap)) throw new Error('enqueue refused');
+    });
+    const rest = timed(depth - 1, () => {
+      for (let i = from + 1; i < from + depth; i++) {
         if (!c.enqueue(gaps[i] as Gap)) throw new Error('enqueue refused');
       }
     });
-    cpuNs += cost.cpuNs;
-    wallNs += cost.wallNs;
+    for (const k of ['cpuNs', 'wallNs'] as const) {
+      sum.first[k] += first[k];
+      sum.rest[k] += rest[k];
+    }
     await c.close();
   }
   const batches = Math.floor(gaps.length / depth);
-  return { cpuNs: cpuNs / batches, wallNs: wallNs / batches };
+  const per = (c: Cost, n: number): Cost => ({ cpuNs: c.cpuNs / n, wallNs: c.wallNs / n });
+  const first = per(sum.first, batches);
+  const rest = per(sum.rest, batches);
+  const all = {
+    cpuNs: (first.cpuNs + rest.cpuNs * (depth - 1)) / depth,
+    wallNs: (first.wallNs + rest.wallNs * (depth - 1)) / depth,
+  };
+  return { all, first, rest };
 }
 
 async function timeDropped(listen: boolean): Promise<Cost> {
@@ -154,8 +179,8 @@ async function heapPerGap(make: (i: number) => Gap): Promise<number> {
 async function main(): Promise<EnqueueResult> {
   const plain = plainGaps(0, DEPTH);
   const decoded = decodedGaps(0, DEPTH);
-  const acceptedShallow: Cost[] = [];
-  for (let r = 0; r < 6; r++) acceptedShallow.push(await timeAcceptedShallow(plain, 1024));
+  const shallow: ShallowCost[] = [];
+  for (let r = 0; r < 6; r++) shallow.push(await timeAcceptedShallow(plain, 1024));
   const accepted: Cost[] = [];
   const acceptedDecoded: Cost[] = [];
   for (let r = 0; r < 6; r++) {
@@ -183,7 +208,9 @@ async function main(): Promise<EnqueueResult> {
   }
   // Drop the first (cold) timing of each series; the median of the rest is reported.
   return {
-    acceptedShallow: medianCost(acceptedShallow.slice(1)),
+    acceptedShallow: medianCost(shallow.slice(1).map((c) => c.all)),
+    acceptedShallowFirst: medianCost(shallow.slice(1).map((c) => c.first)),
+    acceptedShallowRest: medianCost(shallow.slice(1).map((c) => c.rest)),
     accepted: medianCost(accepted.slice(1)),
     acceptedDecoded: medianCost(acceptedDecoded.slice(1)),
     dropped: medianCost(dropped.slice(1)),

@@ -493,6 +493,8 @@ async function enqueueCost(): Promise<void> {
   details.enqueue = result;
   const costRows: [string, Cost, string, number | undefined][] = [
     ['enqueue, accepted (queue up to 1,024)', result.acceptedShallow, '< 1,000', 1000],
+    ['  of which: the first gap of a fresh client', result.acceptedShallowFirst, '', undefined],
+    ['  of which: each of the other 1,023 gaps', result.acceptedShallowRest, '', undefined],
     ['enqueue, accepted (queue filled to 100,000)', result.accepted, '< 1,000', 1000],
     ['enqueue, accepted, decodeNack gaps, to 100,000', result.acceptedDecoded, '< 1,000', 1000],
     ['enqueue, dropped (queue-full)', result.dropped, '< 200', 200],
