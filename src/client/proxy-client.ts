@@ -5,7 +5,7 @@ import { FLAG_PROXIED } from '../wire/constants.js';
 import { cacheKey } from '../wire/key.js';
 import type { Transport } from '../transport/transport.js';
 import { UdpTransport } from '../transport/udp.js';
-import { MAX_TIMER_MS, isThenable, toError, type Settled } from '../shared/within.js';
+import { isThenable, toError, type Settled } from '../shared/within.js';
 import { Watchdog } from '../shared/watchdog.js';
 import type {
   Cache,
@@ -493,7 +493,7 @@ export class ProxyClient extends EventEmitter<ProxyClientEvents> {
     }
     if (frame === undefined) return this.shutdown.signal.aborted ? ABORTED : DEADLINE;
     // The frame is here: a worker to deliver it, waited for until close (not the deadline).
-    const closing = this.walkSignals.create(MAX_TIMER_MS);
+    const closing = this.walkSignals.create();
     try {
       const permit = this.slots.acquire(lease, closing.signal);
       if (permit !== true && !(await permit)) return ABORTED;

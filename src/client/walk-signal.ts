@@ -11,8 +11,8 @@ export class WalkSignals {
     shutdown.addEventListener('abort', () => this.endAll(), { once: true });
   }
 
-  /** A signal aborted in `remainingMs`, at shutdown, or by its own `end()`. */
-  create(remainingMs: number): WalkSignal {
+  /** A signal aborted in `remainingMs` (never if undefined), at shutdown, or by its own `end()`. */
+  create(remainingMs?: number): WalkSignal {
     return new WalkSignal(this, remainingMs);
   }
 
@@ -38,13 +38,14 @@ export class WalkSignals {
  */
 export class WalkSignal {
   private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly group: WalkSignals,
-    remainingMs: number,
+    remainingMs: number | undefined,
   ) {
-    this.timer = setTimeout(() => this.end(), Math.max(0, remainingMs));
+    if (remainingMs !== undefined)
+      this.timer = setTimeout(() => this.end(), Math.max(0, remainingMs));
     if (group.shutdown.aborted) this.end();
     else group.track(this);
   }

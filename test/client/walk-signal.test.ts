@@ -20,11 +20,12 @@ describe('WalkSignals', () => {
     expect(released.signal.aborted).toBe(false);
   });
 
-  it('aborts at the deadline, at once when shutdown already happened, and not after release', () => {
+  it('aborts at the deadline (never without one), at once when shutdown already happened, and not after release', () => {
     vi.useFakeTimers();
     const shutdown = new AbortController();
     const group = new WalkSignals(shutdown.signal);
     const timed = group.create(100);
+    const untimed = group.create();
     const released = group.create(100);
     released.release();
     vi.advanceTimersByTime(99);
@@ -32,7 +33,10 @@ describe('WalkSignals', () => {
     vi.advanceTimersByTime(1);
     expect(timed.signal.aborted).toBe(true);
     expect(released.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(1_000_000);
+    expect(untimed.signal.aborted).toBe(false);
     shutdown.abort();
+    expect(untimed.signal.aborted).toBe(true);
     expect(group.create(1000).signal.aborted).toBe(true);
   });
 
