@@ -189,6 +189,41 @@ describe('upstream health', () => {
     ]);
   });
 
+  it('silence about one gap from an upstream that answers others is not death: the gap moves on, the upstream stays healthy', async () => {
+    const h = harness({
+      upstreams: [A, B],
+      workers: 4,
+      nackRate: false,
+      hedgeAfterMs: false,
+      timeoutMs: 50,
+      demoteAfter: 2,
+    });
+    // A limit or a suppressed MISS: A answers the even gaps and stays silent on the odd ones.
+    for (const s of [1n, 3n, 5n]) h.transport.intercept(A, { seq: s }).silent();
+    for (const s of [2n, 4n, 6n]) h.transport.intercept(A, { seq: s }).serve().delay(10);
+    h.transport.intercept(B).serve().persist();
+    for (let s = 1n; s <= 6n; s++) h.client.enqueue({ hashKey: 1n, startSeq: s });
+    await idle(h);
+    const from = new Map(h.events.recovered.map((e) => [e.seq, e.upstream]));
+    expect([...from].sort((x, y) => Number(x[0] - y[0]))).toEqual([
+      [1n, B],
+      [2n, A],
+      [3n, B],
+      [4n, A],
+      [5n, B],
+      [6n, A],
+    ]);
+    // Three timeouts, more than demoteAfter, and never a demotion.
+    expect(h.client.stats().upstreams[0]).toMatchObject({
+      upstream: A,
+      state: 'healthy',
+      demotions: 0,
+      replies: { timeout: 3, frame: 3 },
+    });
+    expect(h.events.upstream).toEqual([]);
+    expectAccounting(h.client.stats(), h.events);
+  });
+
   it('does not count MISS or THROTTLED against an upstream', async () => {
     const h = harness({ upstreams: [A, B], demoteAfter: 1 });
     h.transport.intercept(A).miss();
@@ -442,6 +477,31 @@ describe('deadlines and bounds', () => {
     expect(h.transport.sent.length).toBeLessThanOrEqual(4);
     // A deadline is not remembered as an exhausted failure.
     expect(h.client.stats().failureMemory).toBe(0);
+  });
+
+  it('counts gapDeadlineMs from enqueue: a gap that waited in the queue past it ends unsent', async () => {
+    const h = harness({
+      upstreams: [A],
+      workers: 1,
+      nackRate: false,
+      hedgeAfterMs: false,
+      timeoutMs: 150,
+      gapDeadlineMs: 100,
+    });
+    h.transport.intercept(A, { seq: 1n }).silent();
+    h.transport.intercept(A).serve().persist();
+    // Gap 2 waits in the queue while gap 1 holds the only worker until its deadline.
+    h.client.enqueue({ hashKey: 1n, startSeq: 1n });
+    h.client.enqueue({ hashKey: 1n, startSeq: 2n });
+    await idle(h);
+    expect(h.transport.sent.map((s) => s.nack.startSeq)).toEqual([1n]);
+    expect(h.transport.sent[0]!.timeoutMs).toBeLessThanOrEqual(100);
+    expect(h.events.failed).toMatchObject([
+      { seq: 1n, reason: 'deadline', attempts: 1 },
+      { seq: 2n, reason: 'deadline', attempts: 0 },
+    ]);
+    for (const e of h.events.failed) expect(e.latencyMs).toBeLessThan(110);
+    expectAccounting(h.client.stats(), h.events);
   });
 
   it('caps each attempt wait by what is left of the deadline', async () => {
